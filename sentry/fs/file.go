@@ -1,0 +1,313 @@
+package fs
+
+import (
+	"io"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// FileDescription is an open file: what open(2) returns, shared by the fds
+// dup(2) makes of it.
+type FileDescription struct {
+	vfs   *VFS
+	loc   Loc
+	impl  File   // regular files only
+	creds *Creds // the opener's, as Linux's f_cred
+
+	mu     sync.Mutex
+	flags  int
+	off    int64
+	closed bool
+}
+
+// Loc is where the file was opened.
+func (fd *FileDescription) Loc() Loc { return fd.loc }
+
+// Flags returns the open flags (access mode and status flags).
+func (fd *FileDescription) Flags() int {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return fd.flags
+}
+
+// SetStatusFlags is fcntl(F_SETFL): only O_APPEND, O_NONBLOCK, O_ASYNC,
+// O_DIRECT and O_NOATIME change.
+func (fd *FileDescription) SetStatusFlags(flags int) {
+	const settable = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME
+	fd.mu.Lock()
+	fd.flags = fd.flags&^settable | flags&settable
+	fd.mu.Unlock()
+}
+
+// HostFD returns the host fd holding a regular file's data, or -1.
+func (fd *FileDescription) HostFD() int {
+	if fd.impl == nil {
+		return -1
+	}
+	return fd.impl.HostFD()
+}
+
+// Stat is fstat(2).
+func (fd *FileDescription) Stat() (Stat, error) { return fd.vfs.stat(fd.loc) }
+
+func (fd *FileDescription) readable() error {
+	if fd.flags&unix.O_PATH != 0 || fd.flags&unix.O_ACCMODE == unix.O_WRONLY {
+		return unix.EBADF
+	}
+	return nil
+}
+
+func (fd *FileDescription) writable() error {
+	if fd.flags&unix.O_PATH != 0 || fd.flags&unix.O_ACCMODE == unix.O_RDONLY {
+		return unix.EBADF
+	}
+	return nil
+}
+
+// dataFile returns the file's data, or the errno read/write of a file of
+// another type returns.
+func (fd *FileDescription) dataFile() (File, error) {
+	if fd.impl != nil {
+		return fd.impl, nil
+	}
+	st, err := fd.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, unix.EISDIR
+	}
+	return nil, unix.EINVAL
+}
+
+// Read is read(2).
+func (fd *FileDescription) Read(p []byte) (int, error) {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	n, err := fd.preadLocked(p, fd.off)
+	fd.off += int64(n)
+	return n, err
+}
+
+// Pread is pread64(2).
+func (fd *FileDescription) Pread(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return fd.preadLocked(p, off)
+}
+
+func (fd *FileDescription) preadLocked(p []byte, off int64) (int, error) {
+	if err := fd.readable(); err != nil {
+		return 0, err
+	}
+	f, err := fd.dataFile()
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.ReadAt(p, off)
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+// Write is write(2).
+func (fd *FileDescription) Write(p []byte) (int, error) {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	off := fd.off
+	if fd.flags&unix.O_APPEND != 0 {
+		st, err := fd.Stat()
+		if err != nil {
+			return 0, err
+		}
+		off = st.Size
+	}
+	n, err := fd.pwriteLocked(p, off)
+	fd.off = off + int64(n)
+	return n, err
+}
+
+// Pwrite is pwrite64(2); like Linux, it appends on an O_APPEND file.
+func (fd *FileDescription) Pwrite(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.flags&unix.O_APPEND != 0 {
+		st, err := fd.Stat()
+		if err != nil {
+			return 0, err
+		}
+		off = st.Size
+	}
+	return fd.pwriteLocked(p, off)
+}
+
+func (fd *FileDescription) pwriteLocked(p []byte, off int64) (int, error) {
+	if err := fd.writable(); err != nil {
+		return 0, err
+	}
+	f, err := fd.dataFile()
+	if err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := fd.removePrivs(); err != nil {
+		return 0, err
+	}
+	return f.WriteAt(p, off)
+}
+
+// removePrivs is file_remove_privs: writing disarms a set-id program.
+func (fd *FileDescription) removePrivs() error {
+	st, err := fd.Stat()
+	if err != nil || killPrivs(fd.creds, &st) == 0 {
+		return err
+	}
+	return fd.vfs.setattr(fd.loc, func(st *Stat) (*SetStat, error) {
+		kill := killPrivs(fd.creds, st)
+		if kill == 0 {
+			return nil, nil
+		}
+		return &SetStat{Mask: SetMode, Mode: st.Mode & 0o7777 &^ kill}, nil
+	})
+}
+
+// Seek is lseek(2).
+func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
+	if fd.flags&unix.O_PATH != 0 {
+		return 0, unix.EBADF
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	st, err := fd.Stat()
+	if err != nil {
+		return 0, err
+	}
+	var pos int64
+	switch whence {
+	case io.SeekStart:
+		pos = off
+	case io.SeekCurrent:
+		pos = fd.off + off
+	case io.SeekEnd:
+		if st.IsDir() {
+			return 0, unix.EINVAL
+		}
+		pos = st.Size + off
+	case unix.SEEK_DATA, unix.SEEK_HOLE:
+		if fd.impl == nil || fd.impl.HostFD() < 0 {
+			return 0, unix.EINVAL
+		}
+		return unix.Seek(fd.impl.HostFD(), off, whence)
+	default:
+		return 0, unix.EINVAL
+	}
+	if pos < 0 {
+		return 0, unix.EINVAL
+	}
+	fd.off = pos
+	return pos, nil
+}
+
+// Getdents lists the directory from the current offset, calling emit for
+// each entry until it returns false; the offset moves past every entry
+// emit accepted (getdents64(2)).
+func (fd *FileDescription) Getdents(emit func(DirEntry) bool) error {
+	if fd.flags&unix.O_PATH != 0 {
+		return unix.EBADF
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	loc := fd.loc
+	loc.rlock()
+	defer loc.runlock()
+	st, err := loc.Dentry.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return unix.ENOTDIR
+	}
+	if st.Nlink == 0 {
+		return unix.ENOENT
+	}
+	if fd.off == 0 {
+		if !emit(DirEntry{Name: ".", Ino: st.Ino, Type: unix.DT_DIR, Off: 1}) {
+			return nil
+		}
+		fd.off = 1
+	}
+	if fd.off == 1 {
+		ino := st.Ino
+		if p := loc.Dentry.Parent(); p != nil {
+			pst, err := p.Stat()
+			if err != nil {
+				return err
+			}
+			ino = pst.Ino
+		}
+		if !emit(DirEntry{Name: "..", Ino: ino, Type: unix.DT_DIR, Off: 2}) {
+			return nil
+		}
+		fd.off = 2
+	}
+	return loc.Dentry.Readdir(fd.off, func(e DirEntry) bool {
+		if !emit(e) {
+			return false
+		}
+		fd.off = e.Off
+		return true
+	})
+}
+
+// Truncate is ftruncate(2).
+func (fd *FileDescription) Truncate(size int64) error {
+	if size < 0 {
+		return unix.EINVAL
+	}
+	if fd.flags&unix.O_PATH != 0 {
+		return unix.EBADF
+	}
+	if fd.flags&unix.O_ACCMODE == unix.O_RDONLY {
+		return unix.EINVAL
+	}
+	st, err := fd.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Type() != unix.S_IFREG {
+		return unix.EINVAL
+	}
+	return fd.vfs.truncate(&Context{Creds: fd.creds}, fd.loc, size)
+}
+
+// Sync is fsync(2).
+func (fd *FileDescription) Sync() error {
+	if fd.impl == nil {
+		return nil
+	}
+	return fd.impl.Sync()
+}
+
+// Close releases the description.
+func (fd *FileDescription) Close() error {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.closed {
+		return unix.EBADF
+	}
+	fd.closed = true
+	if fd.impl != nil {
+		return fd.impl.Close()
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package fs
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// OpenHow is openat2's struct open_how.
+type OpenHow struct {
+	Flags   int
+	Mode    uint32
+	Resolve uint64
+}
+
+const resolveMask = unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_SYMLINKS |
+	unix.RESOLVE_BENEATH | unix.RESOLVE_IN_ROOT
+
+// Open is openat2(2) (openat(2) is openat2 with no RESOLVE_* flags).
+func (v *VFS) Open(ctx *Context, at Loc, path string, how OpenHow) (*FileDescription, error) {
+	flags := how.Flags
+	if how.Resolve&^resolveMask != 0 || how.Resolve&(unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT) == unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT {
+		return nil, unix.EINVAL
+	}
+	if flags&unix.O_PATH != 0 {
+		flags &= unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_PATH | unix.O_CLOEXEC
+	}
+	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		return nil, unix.EOPNOTSUPP
+	}
+	if flags&(unix.O_CREAT|unix.O_DIRECTORY) == unix.O_CREAT|unix.O_DIRECTORY {
+		return nil, unix.EINVAL
+	}
+	if err := checkPath(path, false); err != nil {
+		return nil, err
+	}
+	var (
+		loc     Loc
+		created bool
+		err     error
+	)
+	o := resolveOpts{follow: flags&unix.O_NOFOLLOW == 0, resolve: how.Resolve}
+	if flags&unix.O_CREAT != 0 {
+		loc, created, err = v.openCreate(ctx, at, path, flags, how.Mode, o)
+	} else {
+		loc, err = v.resolve(ctx, at, path, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v.openLoc(ctx, loc, flags, created)
+}
+
+// openCreate resolves path for O_CREAT: it follows a final symlink (unless
+// O_EXCL or O_NOFOLLOW), even a dangling one, and creates what is missing.
+func (v *VFS) openCreate(ctx *Context, at Loc, path string, flags int, mode uint32, o resolveOpts) (Loc, bool, error) {
+	w := v.newWalker(ctx, at, o)
+	dir, name, kind, trailing, err := w.walkParent(at, path)
+	for {
+		if err != nil {
+			return Loc{}, false, err
+		}
+		if kind != lastNorm || trailing {
+			return Loc{}, false, unix.EISDIR
+		}
+		loc, created, st, err := v.lookupOrCreate(ctx, dir, name, flags, mode)
+		if err != nil || created {
+			return loc, created, err
+		}
+		if flags&unix.O_EXCL != 0 {
+			return Loc{}, false, unix.EEXIST
+		}
+		if loc, err = w.crossDown(loc); err != nil {
+			return Loc{}, false, err
+		}
+		if st.Type() != unix.S_IFLNK {
+			if st.IsDir() {
+				return Loc{}, false, unix.EISDIR
+			}
+			return loc, false, nil
+		}
+		if flags&unix.O_NOFOLLOW != 0 {
+			return Loc{}, false, unix.ELOOP
+		}
+		if _, magic := loc.Dentry.(MagicLink); magic {
+			loc, err = w.followLink(dir, loc, true, false)
+			return loc, false, err
+		}
+		target, err := w.linkTarget(loc)
+		if err != nil {
+			return Loc{}, false, err
+		}
+		dir, name, kind, trailing, err = w.walkParent(dir, target)
+	}
+}
+
+// lookupOrCreate returns dir/name, creating a regular file if it is missing.
+func (v *VFS) lookupOrCreate(ctx *Context, dir Loc, name string, flags int, mode uint32) (Loc, bool, *Stat, error) {
+	dir.lock()
+	defer dir.unlock()
+	child, cst, err := lookupLocked(dir.Dentry, name)
+	if err != nil {
+		return Loc{}, false, nil, err
+	}
+	if child != nil {
+		return Loc{dir.Mount, child}, false, cst, nil
+	}
+	if dir.Mount.readOnly() {
+		return Loc{}, false, nil, unix.EROFS
+	}
+	dst, err := dir.Dentry.Stat()
+	if err != nil {
+		return Loc{}, false, nil, err
+	}
+	if dst.Nlink == 0 {
+		return Loc{}, false, nil, unix.ENOENT
+	}
+	if err := permission(ctx.Creds, &dst, mayWrite|mayExec); err != nil {
+		return Loc{}, false, nil, err
+	}
+	d, err := dir.Dentry.Create(name, newAttrs(ctx.Creds, &dst, unix.S_IFREG|mode&0o7777&^ctx.Umask))
+	if err != nil {
+		return Loc{}, false, nil, err
+	}
+	return Loc{dir.Mount, d}, true, nil, nil
+}
+
+// linkTarget counts a symlink traversal and reads the link.
+func (w *walker) linkTarget(link Loc) (string, error) {
+	if w.resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
+		return "", unix.ELOOP
+	}
+	w.links++
+	if w.links > maxSymlink {
+		return "", unix.ELOOP
+	}
+	link.rlock()
+	target, err := link.Dentry.Readlink()
+	link.runlock()
+	if err == nil && target == "" {
+		err = unix.ENOENT
+	}
+	return target, err
+}
+
+// openLoc is Linux's do_open and may_open for a resolved location.
+func (v *VFS) openLoc(ctx *Context, loc Loc, flags int, created bool) (*FileDescription, error) {
+	st, err := v.stat(loc)
+	if err != nil {
+		return nil, err
+	}
+	if flags&unix.O_DIRECTORY != 0 && !st.IsDir() {
+		return nil, unix.ENOTDIR
+	}
+	fd := &FileDescription{vfs: v, loc: loc, flags: flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_NOCTTY), creds: ctx.Creds}
+	if flags&unix.O_PATH != 0 {
+		return fd, nil
+	}
+	var want uint32
+	switch flags & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		want = mayRead
+	case unix.O_WRONLY:
+		want = mayWrite
+	default:
+		want = mayRead | mayWrite
+	}
+	if flags&unix.O_TRUNC != 0 {
+		want |= mayWrite
+	}
+	doTrunc := false
+	if created {
+		want = 0
+	} else if st.Type() == unix.S_IFREG && flags&unix.O_TRUNC != 0 {
+		if loc.Mount.readOnly() {
+			return nil, unix.EROFS
+		}
+		doTrunc = true
+	}
+	special := false
+	switch st.Type() {
+	case unix.S_IFLNK:
+		return nil, unix.ELOOP
+	case unix.S_IFDIR:
+		if want&mayWrite != 0 {
+			return nil, unix.EISDIR
+		}
+	case unix.S_IFCHR, unix.S_IFBLK:
+		if loc.Mount.Flags()&MountNoDev != 0 {
+			return nil, unix.EACCES
+		}
+		special = true
+	case unix.S_IFIFO, unix.S_IFSOCK:
+		special = true
+	}
+	if want != 0 {
+		if err := permission(ctx.Creds, &st, want); err != nil {
+			return nil, err
+		}
+	}
+	if flags&unix.O_NOATIME != 0 && !ownerOrCapable(ctx.Creds, &st) {
+		return nil, unix.EPERM
+	}
+	if flags&unix.O_ACCMODE != unix.O_RDONLY && !special && loc.Mount.readOnly() {
+		return nil, unix.EROFS
+	}
+	if st.Type() == unix.S_IFREG {
+		loc.rlock()
+		fd.impl, err = loc.Dentry.Open(flags)
+		loc.runlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if doTrunc {
+		if err := v.truncate(ctx, loc, 0); err != nil {
+			fd.Close()
+			return nil, err
+		}
+	}
+	return fd, nil
+}

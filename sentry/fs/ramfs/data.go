@@ -1,0 +1,217 @@
+package ramfs
+
+import (
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/sentry/fs"
+)
+
+// mfdExec is MFD_EXEC (Linux 6.3): the memfd may be executed, as a file of
+// a tmpfs can be.
+const mfdExec = 0x10
+
+// newMemfd makes the host file that holds a regular file's data.
+func newMemfd() (*os.File, error) {
+	fd, err := unix.MemfdCreate("ramfs", unix.MFD_CLOEXEC|mfdExec)
+	if err == unix.EINVAL {
+		fd, err = unix.MemfdCreate("ramfs", unix.MFD_CLOEXEC)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "memfd:ramfs"), nil
+}
+
+// procFD names a host fd by path, for calls that take one.
+func procFD(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+
+// dataFile returns the inode's memfd, creating it on first use with the
+// inode's times so they carry over.
+func (i *inode) dataFile() (*os.File, error) {
+	i.dataMu.Lock()
+	defer i.dataMu.Unlock()
+	if i.data != nil {
+		return i.data, nil
+	}
+	f, err := newMemfd()
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, procFD(f), []unix.Timespec{i.atime, i.mtime}, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	i.data = f
+	return f, nil
+}
+
+// releaseIfUnused frees the data of a file that has no names and no opens.
+func (i *inode) releaseIfUnused(f *FS) {
+	if i.nlink > 0 || i.opens.Load() > 0 {
+		return
+	}
+	i.dataMu.Lock()
+	defer i.dataMu.Unlock()
+	if i.data != nil {
+		i.data.Close()
+		i.data = nil
+		f.pages.Add(-i.dataPages.Swap(0))
+	}
+}
+
+// reservePages takes n pages from the size limit, reporting false if they
+// are not there.
+func (f *FS) reservePages(n int64) bool {
+	if f.opts.MaxPages == 0 {
+		f.pages.Add(n)
+		return true
+	}
+	for {
+		cur := f.pages.Load()
+		if cur+n > int64(f.opts.MaxPages) {
+			return false
+		}
+		if f.pages.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// account updates the page count after the memfd's allocation changed.
+func (i *inode) account(f *FS, data *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(data.Fd()), &st); err != nil {
+		return err
+	}
+	pages := (st.Blocks*512 + PageSize - 1) / PageSize
+	f.pages.Add(pages - i.dataPages.Swap(pages))
+	return nil
+}
+
+// setSize truncates or extends a regular file (holes take no pages).
+func (d *dentry) setSize(size int64) error {
+	i := d.inode
+	if i.mode&unix.S_IFMT != unix.S_IFREG {
+		return unix.EINVAL
+	}
+	if size == 0 && i.data == nil {
+		return nil
+	}
+	data, err := i.dataFile()
+	if err != nil {
+		return err
+	}
+	if err := data.Truncate(size); err != nil {
+		return errnoOf(err)
+	}
+	return i.account(d.fs, data)
+}
+
+// Open implements fs.Dentry.
+func (d *dentry) Open(flags int) (fs.File, error) {
+	if d.inode.mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, nil
+	}
+	data, err := d.inode.dataFile()
+	if err != nil {
+		return nil, err
+	}
+	d.inode.opens.Add(1)
+	return &regularFile{fs: d.fs, inode: d.inode, data: data}, nil
+}
+
+// regularFile is an open regular file of a ramfs.
+type regularFile struct {
+	fs    *FS
+	inode *inode
+	data  *os.File
+}
+
+// HostFD implements fs.File.
+func (r *regularFile) HostFD() int { return int(r.data.Fd()) }
+
+// ReadAt implements fs.File.
+func (r *regularFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.data.ReadAt(p, off)
+	if err != nil && n == 0 {
+		if errno := errnoOf(err); errno != nil {
+			return 0, errno
+		}
+	}
+	return n, nil
+}
+
+// WriteAt implements fs.File. With a size limit it writes page by page once
+// the limit is near, so a full file system gives a short write and then
+// ENOSPC, as Linux's does.
+func (r *regularFile) WriteAt(p []byte, off int64) (int, error) {
+	f := r.fs
+	if f.opts.MaxPages == 0 {
+		n, err := r.data.WriteAt(p, off)
+		if aerr := r.inode.account(f, r.data); err == nil {
+			err = aerr
+		}
+		return n, errnoOf(err)
+	}
+	f.reserveMu.Lock()
+	defer f.reserveMu.Unlock()
+	written := 0
+	for written < len(p) {
+		pos := off + int64(written)
+		chunk := min(int64(len(p)-written), PageSize-pos%PageSize)
+		need := (int64(len(p)-written) + PageSize) / PageSize
+		if f.pages.Load()+need <= int64(f.opts.MaxPages) {
+			chunk = int64(len(p) - written)
+		} else if f.pages.Load()+1 > int64(f.opts.MaxPages) && !r.pageAllocated(pos) {
+			if written == 0 {
+				return 0, unix.ENOSPC
+			}
+			return written, nil
+		}
+		n, err := r.data.WriteAt(p[written:written+int(chunk)], pos)
+		written += n
+		if aerr := r.inode.account(f, r.data); err == nil {
+			err = aerr
+		}
+		if err != nil {
+			return written, errnoOf(err)
+		}
+	}
+	return written, nil
+}
+
+// pageAllocated reports whether the page holding off already has storage.
+func (r *regularFile) pageAllocated(off int64) bool {
+	page := off &^ (PageSize - 1)
+	next, err := unix.Seek(int(r.data.Fd()), page, unix.SEEK_DATA)
+	return err == nil && next == page
+}
+
+// Sync implements fs.File.
+func (r *regularFile) Sync() error { return nil }
+
+// Close implements fs.File.
+func (r *regularFile) Close() error {
+	r.inode.opens.Add(-1)
+	if r.inode.nlink == 0 {
+		r.inode.releaseIfUnused(r.fs)
+	}
+	return nil
+}
+
+// errnoOf unwraps the errno of an *os.PathError and friends.
+func errnoOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	if se, ok := err.(*os.SyscallError); ok {
+		return se.Err
+	}
+	return err
+}

@@ -1,0 +1,183 @@
+// Package ramfs is an in-memory file system: directory trees, symlinks,
+// device nodes, fifos, sockets and regular files whose data lives in a host
+// memfd per file (so the sentry can hand a program a real fd to it). tmpfs
+// is ramfs with Linux tmpfs's mount options; boot uses ramfs alone for the
+// tree of mount-point stubs under the root overlay.
+//
+// Locking: the VFS holds the file system's tree lock around every Dentry
+// method (see package fs), so the tree and the attributes need no lock of
+// their own. Regular file data is read and written without the tree lock;
+// the memfd and the fs's page counter (atomic) are safe for that.
+package ramfs
+
+import (
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/sentry/fs"
+)
+
+// PageSize is the unit tmpfs counts space in.
+const PageSize = 4096
+
+// shortSymlink is the longest symlink target Linux's tmpfs stores inside the
+// inode; longer ones take a page.
+const shortSymlink = 127
+
+// Options configure a file system instance.
+type Options struct {
+	Type      string // shown in /proc/mounts; "ramfs" if empty
+	Magic     int64  // f_type for statfs; RAMFS_MAGIC if zero
+	Mode      uint32 // permission bits of the root directory
+	UID, GID  uint32 // owner of the root directory
+	MaxPages  uint64 // 0: unlimited
+	MaxInodes uint64 // 0: unlimited
+}
+
+// FS is one ramfs instance.
+type FS struct {
+	opts    Options
+	dev     uint64
+	root    *dentry
+	nextIno atomic.Uint64
+	pages   atomic.Int64 // pages of file data and long symlinks in use
+	inodes  atomic.Int64
+	// reserveMu serialises writes that might cross MaxPages, so two of them
+	// cannot both take the last pages.
+	reserveMu sync.Mutex
+}
+
+// New makes an empty file system whose root directory has opts' mode and
+// owner.
+func New(opts Options) *FS {
+	if opts.Type == "" {
+		opts.Type = "ramfs"
+	}
+	if opts.Magic == 0 {
+		opts.Magic = unix.RAMFS_MAGIC
+	}
+	f := &FS{opts: opts, dev: fs.NewAnonDev()}
+	now := fs.Now()
+	ino := f.newInode(unix.S_IFDIR|opts.Mode&0o7777, opts.UID, opts.GID, now)
+	ino.nlink = 2
+	ino.dir = &dirData{children: map[string]*dentry{}}
+	f.root = &dentry{fs: f, inode: ino}
+	return f
+}
+
+// Root implements fs.Filesystem.
+func (f *FS) Root() fs.Dentry { return f.root }
+
+// Type implements fs.Filesystem.
+func (f *FS) Type() string { return f.opts.Type }
+
+// StatFS implements fs.Filesystem.
+func (f *FS) StatFS() (fs.Statfs, error) {
+	s := fs.Statfs{Type: f.opts.Magic, Bsize: PageSize, Frsize: PageSize, Namelen: fs.NameMax}
+	if f.opts.MaxPages > 0 {
+		used := uint64(max(f.pages.Load(), 0))
+		s.Blocks = f.opts.MaxPages
+		s.Bfree = f.opts.MaxPages - min(used, f.opts.MaxPages)
+		s.Bavail = s.Bfree
+	}
+	if f.opts.MaxInodes > 0 {
+		used := uint64(max(f.inodes.Load(), 0))
+		s.Files = f.opts.MaxInodes
+		s.Ffree = f.opts.MaxInodes - min(used, f.opts.MaxInodes)
+	}
+	return s, nil
+}
+
+// Dev returns the file system's st_dev.
+func (f *FS) Dev() uint64 { return f.dev }
+
+// Pages returns the number of pages of data in use.
+func (f *FS) Pages() int64 { return f.pages.Load() }
+
+func (f *FS) newInode(mode, uid, gid uint32, now unix.Timespec) *inode {
+	f.inodes.Add(1)
+	return &inode{
+		ino: f.nextIno.Add(1), mode: mode, uid: uid, gid: gid, nlink: 1,
+		atime: now, mtime: now, ctime: now, btime: now,
+	}
+}
+
+// inode is a file's attributes and contents. A directory has dir; a
+// regular file has data once it has been opened or sized.
+type inode struct {
+	ino        uint64
+	mode       uint32
+	nlink      uint32
+	uid, gid   uint32
+	rdev       uint64
+	atime      unix.Timespec
+	mtime      unix.Timespec
+	ctime      unix.Timespec
+	btime      unix.Timespec
+	target     string
+	xattrs     map[string][]byte
+	dir        *dirData
+	data       *os.File // memfd
+	dataPages  atomic.Int64
+	opens      atomic.Int32
+	dataMu     sync.Mutex // guards data creation and release
+	removedDir bool
+}
+
+// dirData is a directory's entries. order lists them by cookie (the
+// getdents offset), with nil holes where entries were removed; holes are
+// squeezed out when they outnumber the live entries.
+type dirData struct {
+	children   map[string]*dentry
+	order      []*dentry
+	nextCookie int64
+}
+
+// firstCookie is the offset of the first entry after "." and "..".
+const firstCookie = 2
+
+func (d *dirData) add(c *dentry) {
+	if d.nextCookie < firstCookie {
+		d.nextCookie = firstCookie
+	}
+	c.cookie = d.nextCookie
+	d.nextCookie++
+	d.children[c.name] = c
+	d.order = append(d.order, c)
+}
+
+func (d *dirData) remove(c *dentry) {
+	delete(d.children, c.name)
+	i := d.find(c.cookie)
+	if i < len(d.order) && d.order[i] == c {
+		d.order[i] = nil
+	}
+	if len(d.order) > 32 && len(d.order) > 2*len(d.children) {
+		live := d.order[:0]
+		for _, e := range d.order {
+			if e != nil {
+				live = append(live, e)
+			}
+		}
+		clear(d.order[len(live):])
+		d.order = live
+	}
+}
+
+// find returns the index of the first slot whose entry has a cookie >= c.
+func (d *dirData) find(c int64) int {
+	return sort.Search(len(d.order), func(i int) bool {
+		e := d.order[i]
+		for j := i; e == nil; j++ {
+			if j == len(d.order) {
+				return true
+			}
+			e = d.order[j]
+		}
+		return e.cookie >= c
+	})
+}
