@@ -623,6 +623,9 @@ func (f *Fid) Link(ctx context.Context, target *Fid, name string) error {
 	if !checkString(name) {
 		return unix.ENAMETOOLONG
 	}
+	if target.c != f.c {
+		return unix.EXDEV
+	}
 	return f.simple(ctx, &tlink{DirFID: f.fid, FID: target.fid, Name: name}, &rlink{})
 }
 
@@ -631,6 +634,9 @@ func (f *Fid) RenameAt(ctx context.Context, oldName string, newDir *Fid, newName
 	if !checkString(oldName) || !checkString(newName) {
 		return unix.ENAMETOOLONG
 	}
+	if newDir.c != f.c {
+		return unix.EXDEV
+	}
 	return f.simple(ctx, &trenameat{OldDirFID: f.fid, OldName: oldName, NewDirFID: newDir.fid, NewName: newName}, &rrenameat{})
 }
 
@@ -638,6 +644,9 @@ func (f *Fid) RenameAt(ctx context.Context, oldName string, newDir *Fid, newName
 func (f *Fid) Rename(ctx context.Context, newDir *Fid, newName string) error {
 	if !checkString(newName) {
 		return unix.ENAMETOOLONG
+	}
+	if newDir.c != f.c {
+		return unix.EXDEV
 	}
 	return f.simple(ctx, &trename{FID: f.fid, DirFID: newDir.fid, Name: newName}, &rrename{})
 }
