@@ -51,15 +51,17 @@ func (fd *FileDescription) HostFD() int {
 // Stat is fstat(2).
 func (fd *FileDescription) Stat() (Stat, error) { return fd.vfs.stat(fd.loc) }
 
+// readable and writable follow the access mode; mode 3 (O_RDWR|O_WRONLY)
+// allows neither, only ioctls.
 func (fd *FileDescription) readable() error {
-	if fd.flags&unix.O_PATH != 0 || fd.flags&unix.O_ACCMODE == unix.O_WRONLY {
+	if acc := fd.flags & unix.O_ACCMODE; fd.flags&unix.O_PATH != 0 || (acc != unix.O_RDONLY && acc != unix.O_RDWR) {
 		return unix.EBADF
 	}
 	return nil
 }
 
 func (fd *FileDescription) writable() error {
-	if fd.flags&unix.O_PATH != 0 || fd.flags&unix.O_ACCMODE == unix.O_RDONLY {
+	if acc := fd.flags & unix.O_ACCMODE; fd.flags&unix.O_PATH != 0 || (acc != unix.O_WRONLY && acc != unix.O_RDWR) {
 		return unix.EBADF
 	}
 	return nil

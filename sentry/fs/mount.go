@@ -3,6 +3,7 @@ package fs
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -69,11 +70,13 @@ type mountKey struct {
 type VFS struct {
 	mountMu sync.RWMutex
 	// mounts maps a mount point to the mount on top of it.
-	mounts   map[mountKey]*Mount
-	states   map[Filesystem]*fsState
-	all      []*Mount // in mount order, for /proc/mounts
-	root     *Mount
-	nextID   int
+	mounts map[mountKey]*Mount
+	states map[Filesystem]*fsState
+	all    []*Mount // in mount order, for /proc/mounts
+	root   *Mount
+	nextID int
+
+	protected atomic.Pointer[Protected]
 }
 
 // New makes a namespace whose root is fs mounted with flags.

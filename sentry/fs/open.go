@@ -58,12 +58,24 @@ func (v *VFS) openCreate(ctx *Context, at Loc, path string, flags int, mode uint
 		if err != nil {
 			return Loc{}, false, err
 		}
-		if kind != lastNorm || trailing {
+		if kind != lastNorm {
+			// ".", ".." or "/": an existing directory.
+			if kind == lastDotDot {
+				if _, err := w.dotdot(dir); err != nil {
+					return Loc{}, false, err
+				}
+			}
+			if flags&unix.O_EXCL != 0 {
+				return Loc{}, false, unix.EEXIST
+			}
 			return Loc{}, false, unix.EISDIR
 		}
-		loc, created, st, err := v.lookupOrCreate(ctx, dir, name, flags, mode)
-		if err != nil || created {
-			return loc, created, err
+		if trailing {
+			return Loc{}, false, unix.EISDIR
+		}
+		loc, created, st, cerr := v.lookupOrCreate(ctx, dir, name, flags, mode)
+		if cerr != nil || created {
+			return loc, created, cerr
 		}
 		if flags&unix.O_EXCL != 0 {
 			return Loc{}, false, unix.EEXIST
@@ -71,22 +83,26 @@ func (v *VFS) openCreate(ctx *Context, at Loc, path string, flags int, mode uint
 		if loc, err = w.crossDown(loc); err != nil {
 			return Loc{}, false, err
 		}
-		if st.Type() != unix.S_IFLNK {
+		if st.Type() != unix.S_IFLNK || flags&unix.O_NOFOLLOW != 0 {
 			if st.IsDir() {
 				return Loc{}, false, unix.EISDIR
 			}
+			if err := v.mayCreateInSticky(ctx, dir, st); err != nil {
+				return Loc{}, false, err
+			}
+			// openLoc refuses a symlink with ELOOP.
 			return loc, false, nil
 		}
-		if flags&unix.O_NOFOLLOW != 0 {
-			return Loc{}, false, unix.ELOOP
+		if err := w.mayFollow(dir, loc); err != nil {
+			return Loc{}, false, err
 		}
 		if _, magic := loc.Dentry.(MagicLink); magic {
 			loc, err = w.followLink(dir, loc, true, false)
 			return loc, false, err
 		}
-		target, err := w.linkTarget(loc)
-		if err != nil {
-			return Loc{}, false, err
+		target, lerr := w.linkTarget(loc)
+		if lerr != nil {
+			return Loc{}, false, lerr
 		}
 		dir, name, kind, trailing, err = w.walkParent(dir, target)
 	}
@@ -103,15 +119,15 @@ func (v *VFS) lookupOrCreate(ctx *Context, dir Loc, name string, flags int, mode
 	if child != nil {
 		return Loc{dir.Mount, child}, false, cst, nil
 	}
-	if dir.Mount.readOnly() {
-		return Loc{}, false, nil, unix.EROFS
-	}
 	dst, err := dir.Dentry.Stat()
 	if err != nil {
 		return Loc{}, false, nil, err
 	}
 	if dst.Nlink == 0 {
 		return Loc{}, false, nil, unix.ENOENT
+	}
+	if dir.Mount.readOnly() {
+		return Loc{}, false, nil, unix.EROFS
 	}
 	if err := permission(ctx.Creds, &dst, mayWrite|mayExec); err != nil {
 		return Loc{}, false, nil, err
@@ -201,6 +217,10 @@ func (v *VFS) openLoc(ctx *Context, loc Loc, flags int, created bool) (*FileDesc
 	}
 	if flags&unix.O_ACCMODE != unix.O_RDONLY && !special && loc.Mount.readOnly() {
 		return nil, unix.EROFS
+	}
+	if st.Type() == unix.S_IFSOCK {
+		// A socket is reached through connect(2), not open(2).
+		return nil, unix.ENXIO
 	}
 	if st.Type() == unix.S_IFREG {
 		loc.rlock()

@@ -55,7 +55,9 @@ func newAttrs(c *Creds, dir *Stat, mode uint32) *CreateAttrs {
 // create is filename_create plus may_create: it resolves the parent of path,
 // checks that the final name is free and the caller may create it there,
 // and calls make with the parent locked.
-func (v *VFS) create(ctx *Context, at Loc, path string, isDir bool, make func(dir Loc, dst *Stat, name string) error) error {
+// check, if not nil, runs between the read-only check and may_create (link
+// checks the source there).
+func (v *VFS) create(ctx *Context, at Loc, path string, isDir bool, check func(dir Loc) error, make func(dir Loc, dst *Stat, name string) error) error {
 	_, dir, name, kind, trailing, err := v.resolveParent(ctx, at, path, resolveOpts{})
 	if err != nil {
 		return err
@@ -78,6 +80,11 @@ func (v *VFS) create(ctx *Context, at Loc, path string, isDir bool, make func(di
 	if dir.Mount.readOnly() {
 		return unix.EROFS
 	}
+	if check != nil {
+		if err := check(dir); err != nil {
+			return err
+		}
+	}
 	dst, err := dir.Dentry.Stat()
 	if err != nil {
 		return err
@@ -93,7 +100,7 @@ func (v *VFS) create(ctx *Context, at Loc, path string, isDir bool, make func(di
 
 // Mkdir is mkdirat(2).
 func (v *VFS) Mkdir(ctx *Context, at Loc, path string, mode uint32) error {
-	return v.create(ctx, at, path, true, func(dir Loc, dst *Stat, name string) error {
+	return v.create(ctx, at, path, true, nil, func(dir Loc, dst *Stat, name string) error {
 		mode := mode&(0o777|unix.S_ISVTX)&^ctx.Umask | unix.S_IFDIR
 		_, err := dir.Dentry.Create(name, newAttrs(ctx.Creds, dst, mode))
 		return err
@@ -111,7 +118,7 @@ func (v *VFS) Mknod(ctx *Context, at Loc, path string, mode uint32, dev uint64) 
 	default:
 		return unix.EINVAL
 	}
-	return v.create(ctx, at, path, false, func(dir Loc, dst *Stat, name string) error {
+	return v.create(ctx, at, path, false, nil, func(dir Loc, dst *Stat, name string) error {
 		typ := mode & unix.S_IFMT
 		whiteout := typ == unix.S_IFCHR && dev == 0
 		if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout && !ctx.Creds.HasCap(CapMknod) {
@@ -134,7 +141,7 @@ func (v *VFS) Symlink(ctx *Context, target string, at Loc, path string) error {
 	if len(target) >= PathMax {
 		return unix.ENAMETOOLONG
 	}
-	return v.create(ctx, at, path, false, func(dir Loc, dst *Stat, name string) error {
+	return v.create(ctx, at, path, false, nil, func(dir Loc, dst *Stat, name string) error {
 		a := newAttrs(ctx.Creds, dst, unix.S_IFLNK|0o777)
 		a.Target = target
 		_, err := dir.Dentry.Create(name, a)
@@ -154,26 +161,29 @@ func (v *VFS) Link(ctx *Context, oldAt Loc, oldPath string, newAt Loc, newPath s
 	if err != nil {
 		return err
 	}
-	return v.create(ctx, newAt, newPath, false, func(dir Loc, _ *Stat, name string) error {
+	var st Stat
+	return v.create(ctx, newAt, newPath, false, func(dir Loc) error {
 		if dir.Mount != old.Mount {
 			return unix.EXDEV
 		}
-		st, err := old.Dentry.Stat()
-		if err != nil {
+		var err error
+		if st, err = old.Dentry.Stat(); err != nil {
 			return err
 		}
 		// fs.protected_hardlinks: only links to files the caller could
 		// open for reading and writing, or owns.
-		if !ownerOrCapable(ctx.Creds, &st) && !safeHardlinkSource(ctx.Creds, &st) {
+		if v.Protected().Hardlinks && !ownerOrCapable(ctx.Creds, &st) && !safeHardlinkSource(ctx.Creds, &st) {
 			return unix.EPERM
 		}
+		return nil
+	}, func(dir Loc, _ *Stat, name string) error {
 		if st.IsDir() {
 			return unix.EPERM
 		}
 		if st.Nlink == 0 {
 			return unix.ENOENT
 		}
-		_, err = dir.Dentry.Link(name, old.Dentry)
+		_, err := dir.Dentry.Link(name, old.Dentry)
 		return err
 	})
 }
@@ -274,9 +284,6 @@ func (v *VFS) Rename(ctx *Context, oldAt Loc, oldPath string, newAt Loc, newPath
 	}
 	if flags&(unix.RENAME_NOREPLACE|unix.RENAME_WHITEOUT) != 0 && flags&unix.RENAME_EXCHANGE != 0 {
 		return unix.EINVAL
-	}
-	if flags&unix.RENAME_WHITEOUT != 0 && !ctx.Creds.HasCap(CapMknod) {
-		return unix.EPERM
 	}
 	_, oldDir, oldName, oldKind, oldTrailing, err := v.resolveParent(ctx, oldAt, oldPath, resolveOpts{})
 	if err != nil {
@@ -404,7 +411,8 @@ func (v *VFS) Rename(ctx *Context, oldAt Loc, oldPath string, newAt Loc, newPath
 	}
 	var whiteout *CreateAttrs
 	if flags&unix.RENAME_WHITEOUT != 0 {
-		whiteout = &CreateAttrs{Mode: unix.S_IFCHR, UID: ctx.Creds.UID, GID: ctx.Creds.GID}
+		// A new inode: its group follows a set-group-ID directory.
+		whiteout = newAttrs(ctx.Creds, &odst, unix.S_IFCHR)
 	}
 	return oldDir.Dentry.Rename(oldName, newDir.Dentry, newName, flags&(unix.RENAME_EXCHANGE|unix.RENAME_WHITEOUT), whiteout)
 }
@@ -591,15 +599,25 @@ func (v *VFS) ChownLoc(ctx *Context, loc Loc, uid, gid int64) error {
 			s.GID = uint32(gid)
 		}
 		if st.Type() != unix.S_IFDIR {
-			// Changing the owner of a set-id program disarms it, even
-			// when root does it.
-			kill := dropSgid(c, st)
-			if st.Mode&unix.S_ISUID != 0 {
-				kill |= unix.S_ISUID
-			}
+			// Any chown of a set-id program disarms it, even one that
+			// changes nothing or is done by root; that is a change of
+			// mode, which only the owner or CAP_FOWNER may make.
+			mode := st.Mode & 0o7777
+			kill := mode&unix.S_ISUID | dropSgid(c, st)
 			if kill != 0 {
+				if !ownerOrCapable(c, st) {
+					return nil, unix.EPERM
+				}
+				mode &^= kill
+				gid := st.GID
+				if s.Mask&SetGID != 0 {
+					gid = s.GID
+				}
+				if !inGroupOrCapable(c, gid) {
+					mode &^= unix.S_ISGID
+				}
 				s.Mask |= SetMode
-				s.Mode = st.Mode & 0o7777 &^ kill
+				s.Mode = mode
 			}
 		}
 		return s, nil
@@ -609,18 +627,9 @@ func (v *VFS) ChownLoc(ctx *Context, loc Loc, uid, gid int64) error {
 // Utimens is utimensat(2). times nil means both now; a Nsec of
 // UTIME_NOW or UTIME_OMIT means what it does in Linux.
 func (v *VFS) Utimens(ctx *Context, at Loc, path string, times *[2]unix.Timespec, flags int) error {
-	if times != nil {
-		for _, t := range times {
-			if (t.Nsec < 0 || t.Nsec >= 1e9) && t.Nsec != unix.UTIME_NOW && t.Nsec != unix.UTIME_OMIT {
-				return unix.EINVAL
-			}
-		}
-		if times[0].Nsec == unix.UTIME_OMIT && times[1].Nsec == unix.UTIME_OMIT {
-			return nil
-		}
-		if times[0].Nsec == unix.UTIME_NOW && times[1].Nsec == unix.UTIME_NOW {
-			times = nil
-		}
+	// Both omitted: nothing to do, and not even the path is checked.
+	if times != nil && times[0].Nsec == unix.UTIME_OMIT && times[1].Nsec == unix.UTIME_OMIT {
+		return nil
 	}
 	if flags&^(atSymlinkNofollow|atEmptyPath) != 0 {
 		return unix.EINVAL
@@ -634,13 +643,22 @@ func (v *VFS) Utimens(ctx *Context, at Loc, path string, times *[2]unix.Timespec
 
 // UtimensLoc is futimens(2) on an open file's location.
 func (v *VFS) UtimensLoc(ctx *Context, loc Loc, times *[2]unix.Timespec) error {
+	if times != nil {
+		for _, t := range times {
+			if (t.Nsec < 0 || t.Nsec >= 1e9) && t.Nsec != unix.UTIME_NOW && t.Nsec != unix.UTIME_OMIT {
+				return unix.EINVAL
+			}
+		}
+		if times[0].Nsec == unix.UTIME_NOW && times[1].Nsec == unix.UTIME_NOW {
+			times = nil
+		}
+	}
 	if loc.Mount.readOnly() {
 		return unix.EROFS
 	}
 	return v.setattr(loc, func(st *Stat) (*SetStat, error) {
 		now := Now()
 		s := &SetStat{Mask: SetAtime | SetMtime | SetCtime, Atime: now, Mtime: now, Ctime: now}
-		explicit := false
 		if times != nil {
 			for i, t := range times {
 				bit, dst := uint32(SetAtime), &s.Atime
@@ -653,11 +671,13 @@ func (v *VFS) UtimensLoc(ctx *Context, loc Loc, times *[2]unix.Timespec) error {
 				case unix.UTIME_NOW:
 				default:
 					*dst = t
-					explicit = true
 				}
 			}
 		}
-		if explicit {
+		// Any times argument (even UTIME_NOW with UTIME_OMIT) is an
+		// explicit setting, for the owner only; NULL is a touch, which
+		// write permission allows.
+		if times != nil {
 			if !ownerOrCapable(ctx.Creds, st) {
 				return nil, unix.EPERM
 			}
@@ -715,7 +735,7 @@ func (v *VFS) truncate(ctx *Context, loc Loc, size int64) error {
 
 // StatFS is statfs(2).
 func (v *VFS) StatFS(ctx *Context, at Loc, path string) (Statfs, error) {
-	loc, err := v.resolve(ctx, at, path, resolveOpts{follow: true, emptyPath: path == ""})
+	loc, err := v.resolve(ctx, at, path, resolveOpts{follow: true})
 	if err != nil {
 		return Statfs{}, err
 	}

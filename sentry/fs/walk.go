@@ -289,6 +289,9 @@ func (w *walker) followLink(dir, link Loc, followFinal, mustDir bool) (Loc, erro
 	if w.links > maxSymlink {
 		return Loc{}, unix.ELOOP
 	}
+	if err := w.mayFollow(dir, link); err != nil {
+		return Loc{}, err
+	}
 	if m, ok := link.Dentry.(MagicLink); ok {
 		if w.resolve&unix.RESOLVE_NO_MAGICLINKS != 0 {
 			return Loc{}, unix.ELOOP

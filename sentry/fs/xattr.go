@@ -40,6 +40,15 @@ func xattrPermission(c *Creds, st *Stat, name string, want uint32) error {
 	return permission(c, st, want)
 }
 
+// securityXattrWrite is the capability module's inode_setxattr and
+// inode_removexattr hooks: changing security.* takes CAP_SYS_ADMIN.
+func securityXattrWrite(c *Creds, name string) error {
+	if strings.HasPrefix(name, "security.") && !c.HasCap(CapSysAdmin) {
+		return unix.EPERM
+	}
+	return nil
+}
+
 func checkXattrName(name string) error {
 	if name == "" || len(name) > XattrNameMax {
 		return unix.ERANGE
@@ -99,6 +108,9 @@ func (v *VFS) Setxattr(ctx *Context, at Loc, path string, flags int, name string
 	if err := xattrPermission(ctx.Creds, &st, name, mayWrite); err != nil {
 		return err
 	}
+	if err := securityXattrWrite(ctx.Creds, name); err != nil {
+		return err
+	}
 	if err := loc.Dentry.Setxattr(name, value, xflags); err != nil {
 		return err
 	}
@@ -149,6 +161,9 @@ func (v *VFS) Removexattr(ctx *Context, at Loc, path string, flags int, name str
 		return err
 	}
 	if err := xattrPermission(ctx.Creds, &st, name, mayWrite); err != nil {
+		return err
+	}
+	if err := securityXattrWrite(ctx.Creds, name); err != nil {
 		return err
 	}
 	if err := loc.Dentry.Removexattr(name); err != nil {

@@ -153,6 +153,9 @@ func (d *dirData) add(c *dentry) {
 func (d *dirData) remove(c *dentry) {
 	delete(d.children, c.name)
 	i := d.find(c.cookie)
+	for i < len(d.order) && d.order[i] == nil {
+		i++
+	}
 	if i < len(d.order) && d.order[i] == c {
 		d.order[i] = nil
 	}

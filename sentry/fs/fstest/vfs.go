@@ -1,0 +1,190 @@
+package fstest
+
+import (
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/sentry/fs"
+)
+
+// VFS runs operations on a sentry VFS, at its root.
+type VFS struct {
+	V *fs.VFS
+}
+
+// NewVFS returns an executor for v.
+func NewVFS(v *fs.VFS) *VFS { return &VFS{V: v} }
+
+// Close implements Executor.
+func (x *VFS) Close() error { return nil }
+
+func vfsStat(st *fs.Stat) *Stat {
+	return &Stat{Mode: st.Mode, Nlink: st.Nlink, UID: st.UID, GID: st.GID, Size: st.Size, Blocks: st.Blocks, Rdev: st.Rdev, Ino: st.Ino}
+}
+
+// Run implements Executor.
+func (x *VFS) Run(op *Op) Result {
+	v := x.V
+	root := v.Root()
+	c := op.Cred
+	ctx := &fs.Context{Creds: &fs.Creds{UID: c.UID, GID: c.GID, Groups: c.Groups, Caps: c.Caps}, Root: root, Umask: op.Umask}
+	var r Result
+	var err error
+	p := op.Path
+	switch op.Kind {
+	case OpMkdir:
+		err = v.Mkdir(ctx, root, p, op.Mode)
+	case OpMknod:
+		err = v.Mknod(ctx, root, p, op.Mode, op.Dev)
+	case OpOpen:
+		rootCtx := &fs.Context{Creds: fs.Root(), Root: root}
+		flags := 0
+		if op.Flags&unix.O_NOFOLLOW != 0 {
+			flags = unix.AT_SYMLINK_NOFOLLOW
+		}
+		if st, err := v.Stat(rootCtx, root, p, flags); err == nil && special(st.Mode&unix.S_IFMT) {
+			return Result{Skip: true}
+		}
+		var fd *fs.FileDescription
+		if fd, err = v.Open(ctx, root, p, fs.OpenHow{Flags: op.Flags, Mode: op.Mode}); err != nil {
+			break
+		}
+		r.Writes = []int{}
+		for _, w := range op.Writes {
+			var n int
+			var werr error
+			if w.Off < 0 {
+				n, werr = fd.Write(w.Data)
+			} else {
+				n, werr = fd.Pwrite(w.Data, w.Off)
+			}
+			if werr != nil {
+				n = -int(errnoOf(werr))
+			}
+			r.Writes = append(r.Writes, n)
+		}
+		var st fs.Stat
+		if st, err = fd.Stat(); err == nil {
+			r.Stat = vfsStat(&st)
+		}
+		fd.Close()
+	case OpSymlink:
+		err = v.Symlink(ctx, op.Path2, root, p)
+	case OpLink:
+		err = v.Link(ctx, root, p, root, op.Path2, op.Flags)
+	case OpUnlink:
+		err = v.Unlink(ctx, root, p)
+	case OpRmdir:
+		err = v.Rmdir(ctx, root, p)
+	case OpRename:
+		err = v.Rename(ctx, root, p, root, op.Path2, uint32(op.Flags))
+	case OpStat, OpLstat:
+		flags := 0
+		if op.Kind == OpLstat {
+			flags = unix.AT_SYMLINK_NOFOLLOW
+		}
+		var st fs.Stat
+		if st, err = v.Stat(ctx, root, p, flags); err == nil {
+			r.Stat = vfsStat(&st)
+		}
+	case OpReadlink:
+		var t string
+		if t, err = v.Readlink(ctx, root, p); err == nil {
+			r.Data = []byte(t)
+		}
+	case OpChmod:
+		err = v.Chmod(ctx, root, p, op.Mode, op.Flags)
+	case OpChown:
+		err = v.Chown(ctx, root, p, op.UID, op.GID, op.Flags)
+	case OpUtimens:
+		err = v.Utimens(ctx, root, p, utimesArg(op.Times), op.Flags)
+	case OpTruncate:
+		err = v.Truncate(ctx, root, p, op.Size)
+	case OpSetxattr:
+		err = v.Setxattr(ctx, root, p, op.XFlags, op.Name, op.Value, op.Flags)
+	case OpGetxattr:
+		var val []byte
+		if val, err = v.Getxattr(ctx, root, p, op.XFlags, op.Name); err == nil {
+			r.Data = append([]byte{}, val...)
+		}
+	case OpListxattr:
+		var names []string
+		if names, err = v.Listxattr(ctx, root, p, op.XFlags); err == nil {
+			r.Names = append([]string{}, names...)
+			sort.Strings(r.Names)
+		}
+	case OpRemovexattr:
+		err = v.Removexattr(ctx, root, p, op.XFlags, op.Name)
+	case OpAccess:
+		err = v.Access(ctx, root, p, op.Mode, op.Flags|unix.AT_EACCESS)
+	case OpGetdents:
+		var fd *fs.FileDescription
+		if fd, err = v.Open(ctx, root, p, fs.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY}); err != nil {
+			break
+		}
+		r.Names = []string{}
+		err = fd.Getdents(func(e fs.DirEntry) bool {
+			if e.Name != "." && e.Name != ".." {
+				r.Names = append(r.Names, e.Name)
+			}
+			return true
+		})
+		fd.Close()
+		sort.Strings(r.Names)
+	case OpStatfs:
+		_, err = v.StatFS(ctx, root, p)
+	case OpReadFile:
+		var fd *fs.FileDescription
+		if fd, err = v.Open(ctx, root, p, fs.OpenHow{Flags: unix.O_RDONLY | unix.O_NOFOLLOW}); err != nil {
+			break
+		}
+		r.Data = []byte{}
+		buf := make([]byte, 65536)
+		for {
+			n, rerr := fd.Read(buf)
+			if rerr != nil || n == 0 {
+				err = rerr
+				break
+			}
+			r.Data = append(r.Data, buf[:n]...)
+		}
+		fd.Close()
+	}
+	if err != nil {
+		return Result{Err: errnoOf(err)}
+	}
+	return r
+}
+
+// HostProtected reads the host's fs.protected_* sysctls, for a VFS that
+// must behave like the host.
+func HostProtected() (fs.Protected, error) {
+	var p fs.Protected
+	for _, s := range []struct {
+		name string
+		val  *int
+	}{{"fifos", &p.FIFOs}, {"regular", &p.Regular}} {
+		b, err := os.ReadFile("/proc/sys/fs/protected_" + s.name)
+		if err != nil {
+			return p, err
+		}
+		if *s.val, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+			return p, err
+		}
+	}
+	for _, s := range []struct {
+		name string
+		val  *bool
+	}{{"hardlinks", &p.Hardlinks}, {"symlinks", &p.Symlinks}} {
+		b, err := os.ReadFile("/proc/sys/fs/protected_" + s.name)
+		if err != nil {
+			return p, err
+		}
+		*s.val = strings.TrimSpace(string(b)) != "0"
+	}
+	return p, nil
+}
