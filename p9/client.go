@@ -530,7 +530,7 @@ func (f *Fid) Create(ctx context.Context, name string, flags OpenFlags, mode uin
 // ReadAt reads len(p) bytes at off in msize-sized requests. Like
 // io.ReaderAt, a short count comes with io.EOF.
 func (f *Fid) ReadAt(ctx context.Context, p []byte, off uint64) (int, error) {
-	chunk := int(f.c.msize) - readHeaderSize
+	chunk := int(f.c.msize) - ioHeaderSize
 	total := 0
 	for total < len(p) {
 		dst := p[total:min(len(p), total+chunk)]
@@ -550,7 +550,7 @@ func (f *Fid) ReadAt(ctx context.Context, p []byte, off uint64) (int, error) {
 
 // WriteAt writes p at off in msize-sized requests.
 func (f *Fid) WriteAt(ctx context.Context, p []byte, off uint64) (int, error) {
-	chunk := int(f.c.msize) - writeHeaderSize
+	chunk := int(f.c.msize) - ioHeaderSize
 	total := 0
 	for total < len(p) {
 		src := p[total:min(len(p), total+chunk)]
@@ -573,7 +573,7 @@ func (f *Fid) WriteAt(ctx context.Context, p []byte, off uint64) (int, error) {
 // count bytes of them (0 means as many as fit in one message). An empty
 // result means the end of the directory.
 func (f *Fid) Readdir(ctx context.Context, off uint64, count uint32) ([]Dirent, error) {
-	limit := f.c.msize - readHeaderSize
+	limit := f.c.msize - ioHeaderSize
 	if count == 0 || count > limit {
 		count = limit
 	}
@@ -629,7 +629,8 @@ func (f *Fid) Link(ctx context.Context, target *Fid, name string) error {
 	return f.simple(ctx, &tlink{DirFID: f.fid, FID: target.fid, Name: name}, &rlink{})
 }
 
-// RenameAt renames oldName in directory f to newName in directory newDir.
+// RenameAt renames oldName in directory f to newName in directory newDir
+// (Trenameat, or Twalk+Trename on servers without it).
 func (f *Fid) RenameAt(ctx context.Context, oldName string, newDir *Fid, newName string) error {
 	if !checkString(oldName) || !checkString(newName) {
 		return unix.ENAMETOOLONG
@@ -637,7 +638,19 @@ func (f *Fid) RenameAt(ctx context.Context, oldName string, newDir *Fid, newName
 	if newDir.c != f.c {
 		return unix.EXDEV
 	}
-	return f.simple(ctx, &trenameat{OldDirFID: f.fid, OldName: oldName, NewDirFID: newDir.fid, NewName: newName}, &rrenameat{})
+	err := f.simple(ctx, &trenameat{OldDirFID: f.fid, OldName: oldName, NewDirFID: newDir.fid, NewName: newName}, &rrenameat{})
+	if !errors.Is(err, unix.EOPNOTSUPP) {
+		return err
+	}
+	// Servers without Trenameat (older diod) take Trename, as Linux falls
+	// back to.
+	_, old, err := f.Walk(ctx, []string{oldName})
+	if err != nil {
+		return err
+	}
+	err = old.Rename(ctx, newDir, newName)
+	old.Clunk(context.Background())
+	return err
 }
 
 // Rename moves the file f itself to newName in newDir (Trename).
@@ -651,12 +664,30 @@ func (f *Fid) Rename(ctx context.Context, newDir *Fid, newName string) error {
 	return f.simple(ctx, &trename{FID: f.fid, DirFID: newDir.fid, Name: newName}, &rrename{})
 }
 
-// UnlinkAt removes name from directory f; flags may be RemoveDir.
+// UnlinkAt removes name from directory f; flags may be RemoveDir
+// (Tunlinkat, or Twalk+Tremove on servers without it).
 func (f *Fid) UnlinkAt(ctx context.Context, name string, flags uint32) error {
 	if !checkString(name) {
 		return unix.ENAMETOOLONG
 	}
-	return f.simple(ctx, &tunlinkat{DirFID: f.fid, Name: name, Flags: flags}, &runlinkat{})
+	err := f.simple(ctx, &tunlinkat{DirFID: f.fid, Name: name, Flags: flags}, &runlinkat{})
+	if !errors.Is(err, unix.EOPNOTSUPP) {
+		return err
+	}
+	// Servers without Tunlinkat (older diod) take Tremove.
+	qids, victim, err := f.Walk(ctx, []string{name})
+	if err != nil {
+		return err
+	}
+	isDir := qids[0].Type&QTDir != 0
+	if isDir != (flags&RemoveDir != 0) {
+		victim.Clunk(context.Background())
+		if isDir {
+			return unix.EISDIR
+		}
+		return unix.ENOTDIR
+	}
+	return victim.Remove(ctx)
 }
 
 // Readlink returns the target of symlink f.

@@ -370,15 +370,26 @@ func TestFlush(t *testing.T) {
 // rawPeer is the far end of a socketpair driven by hand, to play a server or
 // client that misbehaves.
 type rawPeer struct {
-	t  *testing.T
-	fd int
+	t      *testing.T
+	fd     int
+	closed bool
+}
+
+// close closes the peer's end once; cleanup calls it again harmlessly, so a
+// reused fd number is never closed by mistake.
+func (p *rawPeer) close() {
+	if !p.closed {
+		p.closed = true
+		unix.Close(p.fd)
+	}
 }
 
 func newRawPair(t *testing.T) (*os.File, *rawPeer) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	must(t, err)
-	t.Cleanup(func() { unix.Close(fds[1]) })
-	return os.NewFile(uintptr(fds[0]), "a"), &rawPeer{t, fds[1]}
+	p := &rawPeer{t: t, fd: fds[1]}
+	t.Cleanup(p.close)
+	return os.NewFile(uintptr(fds[0]), "a"), p
 }
 
 func (p *rawPeer) recv() (msgType, uint16, []byte) {
@@ -467,7 +478,7 @@ func TestPeerDeath(t *testing.T) {
 		done <- err
 	}()
 	p.recv()
-	unix.Close(p.fd)
+	p.close()
 	select {
 	case err := <-done:
 		var e unix.Errno
@@ -555,7 +566,7 @@ func TestServerRejectsHostileRequests(t *testing.T) {
 	must(t, err)
 	done := make(chan error, 1)
 	go func() { done <- NewServer(newMemFS(), ServerOptions{MaxMessageSize: 8192}).Serve(ss) }()
-	p := &rawPeer{t, int(a.Fd())}
+	p := &rawPeer{t: t, fd: int(a.Fd())}
 	defer a.Close()
 
 	// Before Tversion, requests are refused.
@@ -613,7 +624,7 @@ func TestVersionUnknown(t *testing.T) {
 	must(t, err)
 	defer a.Close()
 	go NewServer(newMemFS(), ServerOptions{}).Serve(ss)
-	p := &rawPeer{t, int(a.Fd())}
+	p := &rawPeer{t: t, fd: int(a.Fd())}
 	p.send(NoTag, &tversion{MSize: 8192, Version: "9P2000"})
 	typ, _, body := p.recv()
 	var rv rversion

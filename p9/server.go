@@ -481,7 +481,9 @@ func (c *conn) dispatch(m message) (message, *os.File) {
 	case *tattach:
 		return c.attach(req), nil
 	case *tauth:
-		return errno(unix.EOPNOTSUPP), nil
+		// No authentication: ENOENT is how diod (and its clients) say
+		// "not required".
+		return errno(unix.ENOENT), nil
 	case *twalk:
 		return c.walk(req, false), nil
 	case *twalkgetattr:

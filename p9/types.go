@@ -28,8 +28,10 @@ const (
 	headerSize = 7
 	// readHeaderSize is the overhead of Rread/Rreaddir around the data.
 	readHeaderSize = headerSize + 4
-	// writeHeaderSize is the overhead of Twrite around the data.
-	writeHeaderSize = headerSize + 4 + 8 + 4
+	// ioHeaderSize is the I/O overhead 9P implementations budget for
+	// (Linux's P9_IOHDRSZ): clients keep Tread, Twrite and Treaddir counts
+	// within msize-ioHeaderSize, which some servers (diod) insist on.
+	ioHeaderSize = 24
 	// MinMessageSize is the smallest msize either side accepts: room for
 	// a walk of MaxWalkElements maximal names would be far more, but any
 	// sane peer offers at least this.
