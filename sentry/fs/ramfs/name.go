@@ -1,0 +1,4 @@
+package ramfs
+
+// Name implements fs.Namer.
+func (d *dentry) Name() string { return d.name }

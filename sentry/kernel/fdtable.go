@@ -1,0 +1,191 @@
+package kernel
+
+import (
+	"sort"
+	"sync"
+)
+
+// FDTable maps the program's fd numbers to the sandbox's open files. Only
+// fds the sentry installed are here; an fd missing from the table is a host
+// object the program made natively (pipe, socket, eventfd) or inherited
+// (stdio), and calls on it run on the host.
+//
+// Invariant: every change of an entry happens with mu held together with
+// the platform call that changes the program's real fd table, so the two
+// never disagree (see Install).
+type FDTable struct {
+	mu    sync.Mutex
+	fds   map[int]fdEntry
+	users int // tasks sharing the table (CLONE_FILES)
+}
+
+type fdEntry struct {
+	file    *File
+	cloexec bool
+}
+
+func newFDTable() *FDTable { return &FDTable{fds: map[int]fdEntry{}, users: 1} }
+
+func (t *FDTable) share() *FDTable {
+	t.mu.Lock()
+	t.users++
+	t.mu.Unlock()
+	return t
+}
+
+// fork copies the table for a new process (no CLONE_FILES).
+func (t *FDTable) fork() *FDTable {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := &FDTable{fds: make(map[int]fdEntry, len(t.fds)), users: 1}
+	for fd, e := range t.fds {
+		e.file.IncRef()
+		n.fds[fd] = e
+	}
+	return n
+}
+
+// release drops one user; the last one drops every file.
+func (t *FDTable) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.users--
+	if t.users > 0 {
+		return
+	}
+	for fd, e := range t.fds {
+		e.file.DecRef()
+		delete(t.fds, fd)
+	}
+}
+
+// Get returns the file at fd, or nil.
+func (t *FDTable) Get(fd int) *File {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fds[fd].file
+}
+
+// Cloexec reports the close-on-exec flag of fd.
+func (t *FDTable) Cloexec(fd int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fds[fd].cloexec
+}
+
+// Installer puts a host fd into the program's fd table; the platform
+// implements it. target < 0 means the lowest free number.
+type Installer func(host int, cloexec bool, target int) (int, error)
+
+// Install runs install and records the result as fd → f, holding the table
+// lock across both so that no close of the new number can come between.
+// The table takes a reference to f on success. An entry that the install
+// replaced (dup2 onto it) is dropped.
+func (t *FDTable) Install(f *File, cloexec bool, target int, install Installer) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fd, err := install(int(f.Host.Fd()), cloexec, target)
+	if err != nil {
+		return -1, err
+	}
+	if old, ok := t.fds[fd]; ok {
+		old.file.DecRef()
+	}
+	f.IncRef()
+	t.fds[fd] = fdEntry{file: f, cloexec: cloexec}
+	return fd, nil
+}
+
+// Remove forgets fd (before the program's close of it runs natively) and
+// reports whether it was there.
+func (t *FDTable) Remove(fd int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.fds[fd]
+	if ok {
+		delete(t.fds, fd)
+		e.file.DecRef()
+	}
+	return ok
+}
+
+// RemoveRange forgets fds first..last (close_range); with cloexecOnly it
+// sets close-on-exec instead.
+func (t *FDTable) RemoveRange(first, last uint, cloexecOnly bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for fd, e := range t.fds {
+		if uint(fd) < first || uint(fd) > last {
+			continue
+		}
+		if cloexecOnly {
+			e.cloexec = true
+			t.fds[fd] = e
+			continue
+		}
+		delete(t.fds, fd)
+		e.file.DecRef()
+	}
+}
+
+// SetCloexec records fcntl(F_SETFD).
+func (t *FDTable) SetCloexec(fd int, on bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.fds[fd]; ok {
+		e.cloexec = on
+		t.fds[fd] = e
+	}
+}
+
+// Lock and Unlock hold the table while a caller changes the program's fds
+// in a way the table must follow (dup2 of a host fd onto a VFS fd).
+func (t *FDTable) Lock()   { t.mu.Lock() }
+func (t *FDTable) Unlock() { t.mu.Unlock() }
+
+// RemoveLocked is Remove with the lock held.
+func (t *FDTable) RemoveLocked(fd int) {
+	if e, ok := t.fds[fd]; ok {
+		delete(t.fds, fd)
+		e.file.DecRef()
+	}
+}
+
+// FDs returns the table's fd numbers in order (for /proc/self/fd).
+func (t *FDTable) FDs() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]int, 0, len(t.fds))
+	for fd := range t.fds {
+		out = append(out, fd)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// execCopy is the table after exec: unshared, close-on-exec files gone.
+func (t *FDTable) execCopy() *FDTable {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := &FDTable{fds: make(map[int]fdEntry, len(t.fds)), users: 1}
+	for fd, e := range t.fds {
+		if e.cloexec {
+			continue
+		}
+		e.file.IncRef()
+		n.fds[fd] = e
+	}
+	return n
+}
+
+// Exec records that the thread group of t has exec'd: the fd table is
+// unshared and close-on-exec fds are gone (the kernel closed them), and
+// exe is the program's VFS path.
+func (t *Task) Exec(exe string) {
+	t.mu.Lock()
+	old := t.files
+	t.files = old.execCopy()
+	t.exe = exe
+	t.mu.Unlock()
+	old.release()
+}

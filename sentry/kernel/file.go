@@ -1,0 +1,123 @@
+package kernel
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/sentry/fs"
+)
+
+// File is an open file description of the sandbox: the VFS's description
+// and the host fd the sentry installs into the program for it. Every
+// program fd made from one File (dup, fork) shares the host open file
+// description, so offsets and status flags are shared as Linux shares them.
+type File struct {
+	Desc *fs.FileDescription
+	Host *os.File
+	refs atomic.Int32
+}
+
+// IncRef takes a reference.
+func (f *File) IncRef() { f.refs.Add(1) }
+
+// DecRef drops a reference, closing the file with the last.
+func (f *File) DecRef() {
+	if f.refs.Add(-1) == 0 {
+		f.Host.Close()
+		f.Desc.Close()
+	}
+}
+
+// NewFile makes the host side of an open VFS file: a new open of the
+// regular file's data (its own offset and access mode), of the placeholder
+// directory, or of the host device a device node stands for.
+func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
+	flags := d.Flags()
+	st, err := d.Stat()
+	if err != nil {
+		return nil, err
+	}
+	var host *os.File
+	switch {
+	case flags&unix.O_PATH != 0:
+		host, err = openHost(k.placeholder, unix.O_PATH)
+	case st.IsDir():
+		host, err = openHost(k.placeholder, unix.O_RDONLY|unix.O_DIRECTORY)
+	case st.Type() == unix.S_IFREG:
+		if d.HostFD() < 0 {
+			return nil, fmt.Errorf("regular file without host data: %w", unix.EIO)
+		}
+		host, err = openHost("/proc/self/fd/"+strconv.Itoa(d.HostFD()), hostFlags(flags))
+	case st.Type() == unix.S_IFCHR:
+		host, err = k.devices.open(st.Rdev, hostFlags(flags))
+	case st.Type() == unix.S_IFSOCK:
+		err = unix.ENXIO
+	default:
+		// FIFOs and block devices have no host side yet.
+		err = unix.ENXIO
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &File{Desc: d, Host: host}, nil
+}
+
+// hostFlags are the open flags the host fd carries so that native calls on
+// it behave as the program asked.
+func hostFlags(flags int) int {
+	return flags & (unix.O_ACCMODE | unix.O_APPEND | unix.O_NONBLOCK | unix.O_DSYNC | unix.O_SYNC | unix.O_DIRECT | unix.O_NOATIME)
+}
+
+func openHost(path string, flags int) (*os.File, error) {
+	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// Devices maps device numbers to host devices the sandbox may open
+// (/dev/null, zero, full, random, urandom, tty). The sentry opens them at
+// boot, before it is confined.
+type Devices struct {
+	fds map[uint64]*os.File
+}
+
+// StandardDevices opens the host's harmless character devices.
+func StandardDevices() (*Devices, error) {
+	d := &Devices{fds: map[uint64]*os.File{}}
+	for _, dev := range []struct {
+		path         string
+		major, minor uint32
+	}{
+		{"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+		{"/dev/random", 1, 8}, {"/dev/urandom", 1, 9},
+	} {
+		f, err := openHost(dev.path, unix.O_RDWR)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("open %s: %w", dev.path, err)
+		}
+		d.fds[unix.Mkdev(dev.major, dev.minor)] = f
+	}
+	return d, nil
+}
+
+// Close releases the devices.
+func (d *Devices) Close() {
+	for _, f := range d.fds {
+		f.Close()
+	}
+}
+
+func (d *Devices) open(rdev uint64, flags int) (*os.File, error) {
+	f, ok := d.fds[rdev]
+	if !ok {
+		return nil, unix.ENXIO
+	}
+	return openHost("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), flags)
+}
