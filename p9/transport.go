@@ -185,7 +185,7 @@ func (t *transport) readMsg(buf []byte) (int, int, error) {
 		ferr = io.EOF
 	case flags&unix.MSG_TRUNC != 0:
 		ferr = errTooBig
-	case n < 4 || int(uint32(buf[0])|uint32(buf[1])<<8|uint32(buf[2])<<16|uint32(buf[3])<<24) != n:
+	case n < headerSize || int(uint32(buf[0])|uint32(buf[1])<<8|uint32(buf[2])<<16|uint32(buf[3])<<24) != n:
 		ferr = fmt.Errorf("p9: datagram of %d bytes does not match its size field", n)
 	}
 	if ferr != nil {
