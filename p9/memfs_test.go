@@ -202,6 +202,9 @@ func (f *memFile) Readdir(off uint64, count uint32) ([]Dirent, error) {
 	sort.Strings(names)
 	var ents []Dirent
 	size := 0
+	if off > uint64(len(names)) {
+		return nil, nil
+	}
 	for i := int(off); i < len(names); i++ {
 		c := f.n.children[names[i]]
 		d := Dirent{QID: c.qid(), Offset: uint64(i + 1), Type: uint8(c.mode >> 12), Name: names[i]}
