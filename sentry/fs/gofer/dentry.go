@@ -1,0 +1,376 @@
+package gofer
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/p9"
+	"runsc.dev/runsc/sentry/fs"
+)
+
+// inode is the cached state of one server file, shared by its hard links.
+type inode struct {
+	fs    *FS
+	path  uint64 // QID path: the server's inode identity
+	ftype uint32 // S_IFMT, fixed for a file's life
+
+	mu    sync.Mutex
+	st    fs.Stat // last known attributes, even when invalid
+	valid bool
+	// fresh (shared mode) means st was fetched by the Lookup that the
+	// VFS's Stat is about to follow, so that Stat needs no round trip.
+	fresh bool
+	gen   uint64
+	files map[*file]struct{} // open files
+
+	refs int // live dentries; guarded by FS.mu
+}
+
+// dentry is one name of a server file.
+type dentry struct {
+	ino *inode
+
+	// Changed only under the VFS write lock.
+	parent *dentry
+	name   string
+	fid    *p9.Fid // nil once dead
+
+	mu       sync.Mutex
+	children map[string]*dentry
+	negative map[string]struct{} // exclusive mode: names known not to exist
+	list     *listing            // nil until first listed
+	target   string              // symlink target, once read
+	hasTgt   bool
+}
+
+var (
+	_ fs.Dentry = (*dentry)(nil)
+	_ fs.Namer  = (*dentry)(nil)
+)
+
+func (f *FS) toStat(qidPath uint64, a *p9.Attr) fs.Stat {
+	return fs.Stat{
+		Mode: a.Mode, Nlink: uint32(a.NLink), UID: uint32(a.UID), GID: uint32(a.GID),
+		Size: int64(a.Size), Blocks: int64(a.Blocks), Blksize: uint32(a.BlockSize),
+		Ino: qidPath, Dev: f.dev, Rdev: a.RDev,
+		Atime: unix.Timespec{Sec: int64(a.ATimeSec), Nsec: int64(a.ATimeNsec)},
+		Mtime: unix.Timespec{Sec: int64(a.MTimeSec), Nsec: int64(a.MTimeNsec)},
+		Ctime: unix.Timespec{Sec: int64(a.CTimeSec), Nsec: int64(a.CTimeNsec)},
+		Btime: unix.Timespec{Sec: int64(a.BTimeSec), Nsec: int64(a.BTimeNsec)},
+	}
+}
+
+// newDentry makes a live dentry for a walked fid, sharing the inode of any
+// other live name of the same file.
+func (f *FS) newDentry(parent *dentry, name string, fid *p9.Fid, qid p9.QID, a *p9.Attr) *dentry {
+	st := f.toStat(qid.Path, a)
+	ftype := a.Mode & unix.S_IFMT
+	f.mu.Lock()
+	i := f.inodes[qid.Path]
+	if i == nil || i.ftype != ftype {
+		i = &inode{fs: f, path: qid.Path, ftype: ftype}
+		f.inodes[qid.Path] = i
+	}
+	i.refs++
+	f.mu.Unlock()
+	i.setStat(&st, !f.exclusive())
+	return &dentry{ino: i, parent: parent, name: name, fid: fid}
+}
+
+// release drops a dentry's reference to its inode.
+func (f *FS) release(i *inode) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i.refs--
+	if i.refs == 0 && f.inodes[i.path] == i {
+		delete(f.inodes, i.path)
+	}
+}
+
+func (i *inode) setStat(st *fs.Stat, fresh bool) {
+	i.mu.Lock()
+	i.st, i.valid, i.fresh = *st, true, fresh
+	i.gen++
+	i.mu.Unlock()
+}
+
+// invalidate drops the cached attributes after a change.
+func (i *inode) invalidate() {
+	i.mu.Lock()
+	i.valid, i.fresh = false, false
+	i.gen++
+	i.mu.Unlock()
+}
+
+// hostStatLocked fills st from an open donated fd, if there is one: the
+// host inode itself, so it sees native writes. i.mu must be held.
+func (i *inode) hostStatLocked(st *fs.Stat) bool {
+	for f := range i.files {
+		if f.hostFD >= 0 && i.fstat(f.hostFD, st) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (i *inode) fstat(fd int, st *fs.Stat) error {
+	var hs unix.Stat_t
+	if err := unix.Fstat(fd, &hs); err != nil {
+		return err
+	}
+	*st = fs.Stat{
+		Mode: hs.Mode, Nlink: uint32(hs.Nlink), UID: hs.Uid, GID: hs.Gid, Size: hs.Size,
+		Blocks: hs.Blocks, Blksize: uint32(hs.Blksize), Ino: i.path, Dev: i.fs.dev, Rdev: hs.Rdev,
+		Atime: hs.Atim, Mtime: hs.Mtim, Ctime: hs.Ctim,
+	}
+	return nil
+}
+
+// anyOpenFid returns the fid of an open file of the inode, or nil: what a
+// dead dentry still has to reach its file.
+func (i *inode) anyOpenFid() *p9.Fid {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for f := range i.files {
+		return f.fid
+	}
+	return nil
+}
+
+// opFid is the fid to act on the file through.
+func (d *dentry) opFid() (*p9.Fid, error) {
+	if d.fid != nil {
+		return d.fid, nil
+	}
+	if fid := d.ino.anyOpenFid(); fid != nil {
+		return fid, nil
+	}
+	return nil, unix.ENOENT
+}
+
+// Name implements fs.Namer.
+func (d *dentry) Name() string { return d.name }
+
+// Parent implements fs.Dentry.
+func (d *dentry) Parent() fs.Dentry {
+	if d.parent == nil {
+		return nil
+	}
+	return d.parent
+}
+
+func (d *dentry) isDir() bool { return d.ino.ftype == unix.S_IFDIR }
+
+// Stat implements fs.Dentry.
+func (d *dentry) Stat() (fs.Stat, error) {
+	i := d.ino
+	i.mu.Lock()
+	var st fs.Stat
+	if i.hostStatLocked(&st) {
+		i.mu.Unlock()
+		return st, nil
+	}
+	if (i.valid && (d.fs().exclusive() || i.fresh)) || d.fid == nil {
+		i.fresh = false
+		st = i.st
+		i.mu.Unlock()
+		return st, nil
+	}
+	gen := i.gen
+	i.mu.Unlock()
+	qid, _, a, err := d.fid.GetAttr(bg, p9.AttrAll)
+	if err != nil {
+		return fs.Stat{}, errno(err)
+	}
+	st = d.fs().toStat(qid.Path, &a)
+	i.mu.Lock()
+	if i.gen == gen {
+		i.st, i.valid = st, true
+		i.gen++
+	}
+	i.mu.Unlock()
+	return st, nil
+}
+
+func (d *dentry) fs() *FS { return d.ino.fs }
+
+// SetStat implements fs.Dentry. A change of ctime alone needs no message:
+// the server sets ctime itself on every change it makes.
+func (d *dentry) SetStat(s *fs.SetStat) error {
+	var valid p9.SetAttrMask
+	var a p9.SetAttr
+	if s.Mask&fs.SetMode != 0 {
+		valid |= p9.SetAttrMode
+		a.Mode = s.Mode & 0o7777
+	}
+	if s.Mask&fs.SetUID != 0 {
+		valid |= p9.SetAttrUID
+		a.UID = p9.UID(s.UID)
+	}
+	if s.Mask&fs.SetGID != 0 {
+		valid |= p9.SetAttrGID
+		a.GID = p9.GID(s.GID)
+	}
+	if s.Mask&fs.SetSize != 0 {
+		valid |= p9.SetAttrSize
+		a.Size = uint64(s.Size)
+	}
+	if s.Mask&fs.SetAtime != 0 {
+		valid |= p9.SetAttrATime | p9.SetAttrATimeSet
+		a.ATimeSec, a.ATimeNsec = uint64(s.Atime.Sec), uint64(s.Atime.Nsec)
+	}
+	if s.Mask&fs.SetMtime != 0 {
+		valid |= p9.SetAttrMTime | p9.SetAttrMTimeSet
+		a.MTimeSec, a.MTimeNsec = uint64(s.Mtime.Sec), uint64(s.Mtime.Nsec)
+	}
+	defer d.ino.invalidate()
+	if valid == 0 {
+		return nil
+	}
+	fid, err := d.opFid()
+	if err != nil {
+		return err
+	}
+	// The server applies mode before owner, and a chown clears set-id
+	// bits: send an owner change first so the mode asked for sticks.
+	if own := valid & (p9.SetAttrUID | p9.SetAttrGID); own != 0 && valid&p9.SetAttrMode != 0 {
+		if err := fid.SetAttr(bg, own, a); err != nil {
+			return errno(err)
+		}
+		valid &^= own
+	}
+	return errno(fid.SetAttr(bg, valid, a))
+}
+
+// Lookup implements fs.Dentry.
+func (d *dentry) Lookup(name string) (fs.Dentry, error) {
+	if !d.isDir() {
+		return nil, unix.ENOTDIR
+	}
+	if d.fid == nil {
+		return nil, unix.ENOENT
+	}
+	excl := d.fs().exclusive()
+	if excl {
+		d.mu.Lock()
+		c := d.children[name]
+		_, neg := d.negative[name]
+		if !neg && c == nil && d.list != nil && d.list.complete {
+			_, present := d.list.byName[name]
+			neg = !present
+		}
+		d.mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		if neg {
+			return nil, unix.ENOENT
+		}
+	}
+	qids, fid, _, a, err := d.fid.WalkGetAttr(bg, []string{name})
+	if err != nil {
+		err = errno(err)
+		if err == unix.ENOENT {
+			d.mu.Lock()
+			if excl {
+				if d.negative == nil {
+					d.negative = map[string]struct{}{}
+				}
+				d.negative[name] = struct{}{}
+			} else if c := d.children[name]; c != nil {
+				delete(d.children, name)
+				d.fs().release(c.ino)
+			}
+			d.mu.Unlock()
+		}
+		return nil, err
+	}
+	qid := qids[0]
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c := d.children[name]; c != nil {
+		if c.ino.path == qid.Path && c.ino.ftype == a.Mode&unix.S_IFMT {
+			st := d.fs().toStat(qid.Path, &a)
+			c.ino.setStat(&st, !excl)
+			clunk(fid)
+			return c, nil
+		}
+		// Replaced behind our back (shared mode): the old dentry stays
+		// valid for whoever holds it, but is no longer this name.
+		d.fs().release(c.ino)
+	}
+	c := d.fs().newDentry(d, name, fid, qid, &a)
+	if d.children == nil {
+		d.children = map[string]*dentry{}
+	}
+	d.children[name] = c
+	delete(d.negative, name)
+	return c, nil
+}
+
+// Readlink implements fs.Dentry. A symlink's target never changes, so it is
+// cached in both modes.
+func (d *dentry) Readlink() (string, error) {
+	if d.ino.ftype != unix.S_IFLNK {
+		return "", unix.EINVAL
+	}
+	d.mu.Lock()
+	t, ok := d.target, d.hasTgt
+	d.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	fid, err := d.opFid()
+	if err != nil {
+		return "", err
+	}
+	t, err = fid.Readlink(bg)
+	if err != nil {
+		return "", errno(err)
+	}
+	d.mu.Lock()
+	d.target, d.hasTgt = t, true
+	d.mu.Unlock()
+	return t, nil
+}
+
+// Getxattr implements fs.Dentry.
+func (d *dentry) Getxattr(name string) ([]byte, error) {
+	fid, err := d.opFid()
+	if err != nil {
+		return nil, err
+	}
+	v, err := fid.GetXattr(bg, name)
+	return v, errno(err)
+}
+
+// Setxattr implements fs.Dentry.
+func (d *dentry) Setxattr(name string, value []byte, flags int) error {
+	fid, err := d.opFid()
+	if err != nil {
+		return err
+	}
+	defer d.ino.invalidate()
+	return errno(fid.SetXattr(bg, name, value, uint32(flags)))
+}
+
+// Listxattr implements fs.Dentry.
+func (d *dentry) Listxattr() ([]string, error) {
+	fid, err := d.opFid()
+	if err != nil {
+		return nil, err
+	}
+	names, err := fid.ListXattr(bg)
+	return names, errno(err)
+}
+
+// Removexattr implements fs.Dentry.
+func (d *dentry) Removexattr(name string) error {
+	fid, err := d.opFid()
+	if err != nil {
+		return err
+	}
+	defer d.ino.invalidate()
+	return errno(fid.RemoveXattr(bg, name))
+}

@@ -1,0 +1,201 @@
+// Package gofer is a sentry file system backed by a 9P2000.L connection to a
+// gofer (package runsc.dev/runsc/gofer, or any 9P2000.L server such as diod).
+//
+// Every dentry holds a walked (never opened) fid of its file; opening a
+// regular file clones that fid and opens the clone, and the host fd the
+// gofer donates with Rlopen becomes File.HostFD. Without a donated fd (a
+// standard server) reads and writes go over 9P.
+//
+// # Caching
+//
+// Exclusive mode (the container root: nothing else changes the tree) caches
+// dentries, negative lookups, attributes, symlink targets and directory
+// listings, and keeps them right across its own mutations (it drops the
+// attributes a mutation changes and fetches them again on the next Stat).
+// Shared mode (bind mounts of host directories) re-walks the name on every
+// Lookup, replaces a cached dentry whose QID path or type changed, fetches
+// attributes on every Stat that does not directly follow a Lookup, and
+// reads directory listings again at the start of each listing.
+//
+// In both modes the attributes of a regular file with an open donated fd
+// come from fstat(2) of that fd, so writes the program makes natively
+// through the fd are seen at once.
+//
+// # Lock order
+//
+//	VFS tree lock (fs.fsState.mu, taken by the VFS around every Dentry call)
+//	  dentry.mu
+//	    inode.mu
+//	      FS.mu
+//
+// No lock of this package is held across a 9P round trip.
+//
+// Invariants:
+//   - A dentry's parent, name and fid change only under the VFS write lock
+//     (Rename, Unlink, Rmdir); queries may read them without locking.
+//   - dentry.mu guards what queries fill in concurrently: children,
+//     negative, listing and the symlink target.
+//   - inode.mu guards the attribute cache and the set of open files; an
+//     attribute fetch started at generation g is stored only if the
+//     generation is still g, so an invalidation racing with a fetch wins.
+//   - FS.mu guards the inode table and inode reference counts. An inode is
+//     in the table while a live dentry refers to it.
+//   - A dead dentry (unlinked, removed, renamed over) has a nil fid and
+//     keeps its last attributes (with the link count dropped).
+package gofer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/p9"
+	"runsc.dev/runsc/sentry/fs"
+)
+
+// CacheMode selects how much the file system trusts its caches.
+type CacheMode int
+
+const (
+	// Exclusive caches everything: only this sentry changes the tree.
+	Exclusive CacheMode = iota
+	// Shared revalidates on every lookup and stat: the host may change the
+	// tree at any time.
+	Shared
+)
+
+func (m CacheMode) String() string {
+	if m == Shared {
+		return "shared"
+	}
+	return "exclusive"
+}
+
+// Options configure New and Dial.
+type Options struct {
+	// Cache is the caching mode (default Exclusive).
+	Cache CacheMode
+	// AName is the tree to attach to (the gofer ignores it).
+	AName string
+	// Dev is the st_dev reported for every file; 0 picks a fresh anonymous
+	// device number.
+	Dev uint64
+	// Client tunes the connection Dial makes.
+	Client p9.ClientOptions
+}
+
+// FS is one attached 9P tree.
+type FS struct {
+	client *p9.Client
+	owned  bool // Close closes client
+	opts   Options
+	dev    uint64
+	root   *dentry
+
+	mu     sync.Mutex
+	inodes map[uint64]*inode // by QID path
+}
+
+var _ fs.Filesystem = (*FS)(nil)
+
+var bg = context.Background()
+
+// New attaches to the server's root over c. The caller keeps ownership of
+// c (closing the FS does not close it).
+func New(c *p9.Client, opts Options) (*FS, error) {
+	f := &FS{client: c, opts: opts, dev: opts.Dev, inodes: map[uint64]*inode{}}
+	if f.dev == 0 {
+		f.dev = fs.NewAnonDev()
+	}
+	fid, _, err := c.Attach(bg, "", p9.NoUID, opts.AName)
+	if err != nil {
+		return nil, errno(err)
+	}
+	qid, _, attr, err := fid.GetAttr(bg, p9.AttrAll)
+	if err != nil {
+		fid.Clunk(bg)
+		return nil, errno(err)
+	}
+	if attr.Mode&unix.S_IFMT != unix.S_IFDIR {
+		fid.Clunk(bg)
+		return nil, unix.ENOTDIR
+	}
+	f.root = f.newDentry(nil, "", fid, qid, &attr)
+	return f, nil
+}
+
+// Dial connects over sock (the gofer's end of a socketpair, e.g. from an fd
+// boot received: os.NewFile(uintptr(fd), "gofer")), takes ownership of it
+// and attaches. Closing the FS closes the connection.
+func Dial(sock *os.File, opts Options) (*FS, error) {
+	c, err := p9.NewClient(bg, sock, opts.Client)
+	if err != nil {
+		return nil, err
+	}
+	f, err := New(c, opts)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	f.owned = true
+	return f, nil
+}
+
+// Close closes the connection if Dial made it. Open files fail afterwards,
+// except for I/O on donated fds, which the host serves on its own.
+func (f *FS) Close() error {
+	if f.owned {
+		return f.client.Close()
+	}
+	return nil
+}
+
+// Client returns the 9P connection.
+func (f *FS) Client() *p9.Client { return f.client }
+
+// Mode returns the caching mode.
+func (f *FS) Mode() CacheMode { return f.opts.Cache }
+
+func (f *FS) exclusive() bool { return f.opts.Cache == Exclusive }
+
+// Root implements fs.Filesystem.
+func (f *FS) Root() fs.Dentry { return f.root }
+
+// Type implements fs.Filesystem.
+func (f *FS) Type() string { return "9p" }
+
+// StatFS implements fs.Filesystem.
+func (f *FS) StatFS() (fs.Statfs, error) {
+	s, err := f.root.fid.StatFS(bg)
+	if err != nil {
+		return fs.Statfs{}, errno(err)
+	}
+	return fs.Statfs{
+		Type: int64(s.Type), Bsize: int64(s.BlockSize), Blocks: s.Blocks, Bfree: s.BFree,
+		Bavail: s.BAvail, Files: s.Files, Ffree: s.FFree, Namelen: int64(s.NameLen),
+		Frsize: int64(s.BlockSize),
+	}, nil
+}
+
+// errno turns a p9 error into the bare errno the VFS compares against; a
+// lost connection is EIO.
+func errno(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.EIO
+}
+
+// clunk releases a fid the file system no longer needs without waiting
+// for the reply: nothing depends on it, and the fid number is reused only
+// after the server has answered.
+func clunk(fid *p9.Fid) {
+	go fid.Clunk(bg)
+}
