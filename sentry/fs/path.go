@@ -64,18 +64,21 @@ func nameIn(dir, child Dentry) (string, error) {
 	if dir == nil {
 		return "", unix.ENOENT
 	}
-	var found string
-	err := dir.Readdir(2, func(e DirEntry) bool {
-		if c, err := dir.Lookup(e.Name); err == nil && c == child {
-			found = e.Name
-			return false
-		}
+	// Collect the names first: a file system may hold its own locks while
+	// it lists.
+	var names []string
+	if err := dir.Readdir(2, func(e DirEntry) bool {
+		names = append(names, e.Name)
 		return true
-	})
-	if err == nil && found == "" {
-		err = unix.ENOENT
+	}); err != nil {
+		return "", err
 	}
-	return found, err
+	for _, name := range names {
+		if c, err := dir.Lookup(name); err == nil && c == child {
+			return name, nil
+		}
+	}
+	return "", unix.ENOENT
 }
 
 func reverse(s []string) []string {
