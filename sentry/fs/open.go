@@ -132,7 +132,7 @@ func (v *VFS) lookupOrCreate(ctx *Context, dir Loc, name string, flags int, mode
 	if err := permission(ctx.Creds, &dst, mayWrite|mayExec); err != nil {
 		return Loc{}, false, nil, err
 	}
-	d, err := dir.Dentry.Create(name, newAttrs(ctx.Creds, &dst, unix.S_IFREG|mode&0o7777&^ctx.Umask))
+	d, err := dir.Dentry.Create(name, newAttrs(ctx.Creds, &dst, unix.S_IFREG|mode&0o7777, ctx.Umask))
 	if err != nil {
 		return Loc{}, false, nil, err
 	}

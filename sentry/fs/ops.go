@@ -37,16 +37,22 @@ func lookupLocked(dir Dentry, name string) (Dentry, *Stat, error) {
 
 func (v *VFS) isMountpoint(m *Mount, d Dentry) bool { return v.mountedAt(m, d) != nil }
 
-// newAttrs fills in the owner of a new inode in dir (inode_init_owner):
-// the caller's fsuid, and the directory's group if it is set-group-ID.
-func newAttrs(c *Creds, dir *Stat, mode uint32) *CreateAttrs {
+// newAttrs is the mode and owner of a new inode in dir: vfs_prepare_mode
+// (a set-group-ID program made by an outsider in a set-group-ID directory
+// loses S_ISGID, judged before the umask), then the umask, then
+// inode_init_owner (the caller's fsuid, and a set-group-ID directory's
+// group, which its subdirectories also inherit S_ISGID from).
+func newAttrs(c *Creds, dir *Stat, mode, umask uint32) *CreateAttrs {
+	sgidDir := dir.Mode&unix.S_ISGID != 0
+	if sgidDir && mode&unix.S_IFMT != unix.S_IFDIR && mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP && !inGroupOrCapable(c, dir.GID) {
+		mode &^= unix.S_ISGID
+	}
+	mode &^= umask & 0o777
 	a := &CreateAttrs{Mode: mode, UID: c.UID, GID: c.GID}
-	if dir.Mode&unix.S_ISGID != 0 {
+	if sgidDir {
 		a.GID = dir.GID
 		if mode&unix.S_IFMT == unix.S_IFDIR {
 			a.Mode |= unix.S_ISGID
-		} else if mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP && !inGroupOrCapable(c, dir.GID) {
-			a.Mode &^= unix.S_ISGID
 		}
 	}
 	return a
@@ -101,8 +107,7 @@ func (v *VFS) create(ctx *Context, at Loc, path string, isDir bool, check func(d
 // Mkdir is mkdirat(2).
 func (v *VFS) Mkdir(ctx *Context, at Loc, path string, mode uint32) error {
 	return v.create(ctx, at, path, true, nil, func(dir Loc, dst *Stat, name string) error {
-		mode := mode&(0o777|unix.S_ISVTX)&^ctx.Umask | unix.S_IFDIR
-		_, err := dir.Dentry.Create(name, newAttrs(ctx.Creds, dst, mode))
+		_, err := dir.Dentry.Create(name, newAttrs(ctx.Creds, dst, mode&(0o777|unix.S_ISVTX)|unix.S_IFDIR, ctx.Umask))
 		return err
 	})
 }
@@ -124,7 +129,7 @@ func (v *VFS) Mknod(ctx *Context, at Loc, path string, mode uint32, dev uint64) 
 		if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout && !ctx.Creds.HasCap(CapMknod) {
 			return unix.EPERM
 		}
-		a := newAttrs(ctx.Creds, dst, typ|mode&0o7777&^ctx.Umask)
+		a := newAttrs(ctx.Creds, dst, typ|mode&0o7777, ctx.Umask)
 		if typ == unix.S_IFCHR || typ == unix.S_IFBLK {
 			a.Rdev = dev
 		}
@@ -142,7 +147,7 @@ func (v *VFS) Symlink(ctx *Context, target string, at Loc, path string) error {
 		return unix.ENAMETOOLONG
 	}
 	return v.create(ctx, at, path, false, nil, func(dir Loc, dst *Stat, name string) error {
-		a := newAttrs(ctx.Creds, dst, unix.S_IFLNK|0o777)
+		a := newAttrs(ctx.Creds, dst, unix.S_IFLNK|0o777, 0)
 		a.Target = target
 		_, err := dir.Dentry.Create(name, a)
 		return err
@@ -412,7 +417,7 @@ func (v *VFS) Rename(ctx *Context, oldAt Loc, oldPath string, newAt Loc, newPath
 	var whiteout *CreateAttrs
 	if flags&unix.RENAME_WHITEOUT != 0 {
 		// A new inode: its group follows a set-group-ID directory.
-		whiteout = newAttrs(ctx.Creds, &odst, unix.S_IFCHR)
+		whiteout = newAttrs(ctx.Creds, &odst, unix.S_IFCHR, 0)
 	}
 	return oldDir.Dentry.Rename(oldName, newDir.Dentry, newName, flags&(unix.RENAME_EXCHANGE|unix.RENAME_WHITEOUT), whiteout)
 }

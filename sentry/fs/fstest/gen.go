@@ -63,7 +63,12 @@ func (g *Generator) Op() Op {
 		op.Mode = g.mode()
 	case OpMknod:
 		op.Mode = g.mode() & 0o7777
-		switch g.pick(6) {
+		switch g.pick(8) {
+		case 6:
+			op.Mode |= unix.S_IFBLK
+			op.Dev = unix.Mkdev(7, 0)
+		case 7:
+			op.Mode |= []uint32{unix.S_IFDIR, unix.S_IFLNK, 0o170000}[g.pick(3)]
 		case 0:
 			op.Mode |= unix.S_IFREG
 		case 1:
@@ -131,6 +136,9 @@ func (g *Generator) Op() Op {
 		op.Name = g.xattrName()
 		if k == OpSetxattr {
 			op.Value = g.data(g.pick(3) * g.pick(40))
+			if g.chance(0.01) {
+				op.Value = g.data(65537)
+			}
 			op.Flags = []int{0, 0, unix.XATTR_CREATE, unix.XATTR_REPLACE}[g.pick(4)]
 		}
 		if g.chance(0.3) {

@@ -48,18 +48,35 @@ func (i *inode) dataFile() (*os.File, error) {
 	return f, nil
 }
 
-// releaseIfUnused frees the data of a file that has no names and no opens.
+// releaseIfUnused frees a file that has no names and no opens: its data,
+// its long symlink's page and its inode space.
 func (i *inode) releaseIfUnused(f *FS) {
 	if i.nlink > 0 || i.opens.Load() > 0 {
 		return
 	}
 	i.dataMu.Lock()
 	defer i.dataMu.Unlock()
+	if i.freed {
+		return
+	}
+	i.freed = true
 	if i.data != nil {
 		i.data.Close()
 		i.data = nil
 		f.pages.Add(-i.dataPages.Swap(0))
 	}
+	if i.mode&unix.S_IFMT == unix.S_IFLNK && len(i.target) > shortSymlink {
+		f.pages.Add(-1)
+	}
+	f.releaseIspace(inodeSpace + i.xattrsSpace())
+}
+
+func (i *inode) xattrsSpace() int64 {
+	var n int64
+	for name, v := range i.xattrs {
+		n += xattrSpace(name, v)
+	}
+	return n
 }
 
 // reservePages takes n pages from the size limit, reporting false if they
@@ -161,15 +178,18 @@ func (r *regularFile) WriteAt(p []byte, off int64) (int, error) {
 	written := 0
 	for written < len(p) {
 		pos := off + int64(written)
-		chunk := min(int64(len(p)-written), PageSize-pos%PageSize)
-		need := (int64(len(p)-written) + PageSize) / PageSize
-		if f.pages.Load()+need <= int64(f.opts.MaxPages) {
-			chunk = int64(len(p) - written)
-		} else if f.pages.Load()+1 > int64(f.opts.MaxPages) && !r.pageAllocated(pos) {
-			if written == 0 {
-				return 0, unix.ENOSPC
+		chunk := int64(len(p) - written)
+		// The pages the rest spans; if they might not fit, go page by
+		// page and stop at the first new page that does not.
+		span := (pos+chunk-1)/PageSize - pos/PageSize + 1
+		if f.pages.Load()+span > int64(f.opts.MaxPages) {
+			chunk = min(chunk, PageSize-pos%PageSize)
+			if f.pages.Load()+1 > int64(f.opts.MaxPages) && !r.pageAllocated(pos) {
+				if written == 0 {
+					return 0, unix.ENOSPC
+				}
+				return written, nil
 			}
-			return written, nil
 		}
 		n, err := r.data.WriteAt(p[written:written+int(chunk)], pos)
 		written += n

@@ -181,12 +181,13 @@ func (d *dentry) Create(name string, a *fs.CreateAttrs) (fs.Dentry, error) {
 		return nil, unix.ENOENT
 	}
 	f := d.fs
-	if f.opts.MaxInodes > 0 && uint64(f.inodes.Load()) >= f.opts.MaxInodes {
+	if !f.reserveIspace(inodeSpace) {
 		return nil, unix.ENOSPC
 	}
 	typ := a.Mode & unix.S_IFMT
 	if typ == unix.S_IFLNK && len(a.Target) > shortSymlink {
 		if !f.reservePages(1) {
+			f.releaseIspace(inodeSpace)
 			return nil, unix.ENOSPC
 		}
 	}
@@ -220,6 +221,9 @@ func (d *dentry) Link(name string, target fs.Dentry) (fs.Dentry, error) {
 	}
 	if _, ok := dir.children[name]; ok {
 		return nil, unix.EEXIST
+	}
+	if !d.fs.reserveIspace(inodeSpace) {
+		return nil, unix.ENOSPC
 	}
 	now := fs.Now()
 	t.inode.nlink++
@@ -269,24 +273,27 @@ func (d *dentry) Rmdir(name string) error {
 	}
 	now := fs.Now()
 	dir.remove(c)
-	c.inode.nlink = 0
-	c.inode.removedDir = true
 	c.inode.ctime = now
-	d.fs.inodes.Add(-1)
+	d.fs.dropDir(c.inode)
 	d.inode.nlink--
 	d.touchDir(now)
 	return nil
 }
 
-// dropLink removes one link of a non-directory, freeing it with the last.
+// dropDir frees a removed directory.
+func (f *FS) dropDir(i *inode) {
+	i.nlink = 0
+	i.removedDir = true
+	i.releaseIfUnused(f)
+}
+
+// dropLink removes one link of a non-directory, freeing it with the last
+// (or, if it is open, at the last close).
 func (f *FS) dropLink(i *inode) {
 	i.nlink--
 	if i.nlink > 0 {
+		f.releaseIspace(inodeSpace)
 		return
-	}
-	f.inodes.Add(-1)
-	if i.mode&unix.S_IFMT == unix.S_IFLNK && len(i.target) > shortSymlink {
-		f.pages.Add(-1)
 	}
 	i.releaseIfUnused(f)
 }
@@ -335,26 +342,26 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 		nd.touchDir(now)
 		return nil
 	}
-	if dst != nil {
-		if dst.inode.dir != nil {
-			if len(dst.inode.dir.children) != 0 {
-				return unix.ENOTEMPTY
-			}
-			ndir.remove(dst)
-			dst.inode.nlink = 0
-			dst.inode.removedDir = true
-			d.fs.inodes.Add(-1)
-			nd.inode.nlink--
-		} else {
-			ndir.remove(dst)
-			d.fs.dropLink(dst.inode)
-		}
-		dst.inode.ctime = now
+	if dst != nil && dst.inode.dir != nil && len(dst.inode.dir.children) != 0 {
+		return unix.ENOTEMPTY
 	}
 	var wh *dentry
 	if whiteout != nil {
+		if !d.fs.reserveIspace(inodeSpace) {
+			return unix.ENOSPC
+		}
 		wi := d.fs.newInode(whiteout.Mode, whiteout.UID, whiteout.GID, now)
 		wh = &dentry{fs: d.fs, parent: d, name: name, inode: wi}
+	}
+	if dst != nil {
+		ndir.remove(dst)
+		if dst.inode.dir != nil {
+			d.fs.dropDir(dst.inode)
+			nd.inode.nlink--
+		} else {
+			d.fs.dropLink(dst.inode)
+		}
+		dst.inode.ctime = now
 	}
 	odir.remove(src)
 	src.name, src.parent = newName, nd
@@ -389,12 +396,22 @@ func (d *dentry) Setxattr(name string, value []byte, flags int) error {
 	if err := xattrSupported(name); err != nil {
 		return err
 	}
-	_, ok := d.inode.xattrs[name]
+	// Like Linux's tmpfs, take the space before the other checks.
+	space := xattrSpace(name, value)
+	if !d.fs.reserveIspace(space) {
+		return unix.ENOSPC
+	}
+	old, ok := d.inode.xattrs[name]
 	if ok && flags&unix.XATTR_CREATE != 0 {
+		d.fs.releaseIspace(space)
 		return unix.EEXIST
 	}
 	if !ok && flags&unix.XATTR_REPLACE != 0 {
+		d.fs.releaseIspace(space)
 		return unix.ENODATA
+	}
+	if ok {
+		d.fs.releaseIspace(xattrSpace(name, old))
 	}
 	if d.inode.xattrs == nil {
 		d.inode.xattrs = map[string][]byte{}
@@ -418,9 +435,11 @@ func (d *dentry) Removexattr(name string) error {
 	if err := xattrSupported(name); err != nil {
 		return err
 	}
-	if _, ok := d.inode.xattrs[name]; !ok {
+	old, ok := d.inode.xattrs[name]
+	if !ok {
 		return unix.ENODATA
 	}
+	d.fs.releaseIspace(xattrSpace(name, old))
 	delete(d.inode.xattrs, name)
 	return nil
 }

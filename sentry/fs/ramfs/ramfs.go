@@ -45,7 +45,7 @@ type FS struct {
 	root    *dentry
 	nextIno atomic.Uint64
 	pages   atomic.Int64 // pages of file data and long symlinks in use
-	inodes  atomic.Int64
+	ispace  atomic.Int64 // bytes of inode space in use (see reserveIspace)
 	// reserveMu serialises writes that might cross MaxPages, so two of them
 	// cannot both take the last pages.
 	reserveMu sync.Mutex
@@ -62,6 +62,7 @@ func New(opts Options) *FS {
 	}
 	f := &FS{opts: opts, dev: fs.NewAnonDev()}
 	now := fs.Now()
+	f.ispace.Add(inodeSpace)
 	ino := f.newInode(unix.S_IFDIR|opts.Mode&0o7777, opts.UID, opts.GID, now)
 	ino.nlink = 2
 	ino.dir = &dirData{children: map[string]*dentry{}}
@@ -85,9 +86,9 @@ func (f *FS) StatFS() (fs.Statfs, error) {
 		s.Bavail = s.Bfree
 	}
 	if f.opts.MaxInodes > 0 {
-		used := uint64(max(f.inodes.Load(), 0))
+		free := max(int64(f.opts.MaxInodes)*inodeSpace-f.ispace.Load(), 0)
 		s.Files = f.opts.MaxInodes
-		s.Ffree = f.opts.MaxInodes - min(used, f.opts.MaxInodes)
+		s.Ffree = uint64(free / inodeSpace)
 	}
 	return s, nil
 }
@@ -98,8 +99,37 @@ func (f *FS) Dev() uint64 { return f.dev }
 // Pages returns the number of pages of data in use.
 func (f *FS) Pages() int64 { return f.pages.Load() }
 
+// inodeSpace is what an inode or an extra hard link takes of the inode
+// space; an extended attribute takes xattrSpace. Linux's tmpfs counts the
+// same (BOGO_INODE_SIZE, simple_xattr_space), so nr_inodes limits links and
+// xattrs too.
+const inodeSpace = 1024
+
+func xattrSpace(name string, value []byte) int64 { return int64(40 + len(name) + len(value)) }
+
+// reserveIspace takes n bytes of inode space, reporting false if the limit
+// does not leave them.
+func (f *FS) reserveIspace(n int64) bool {
+	if f.opts.MaxInodes == 0 {
+		f.ispace.Add(n)
+		return true
+	}
+	limit := int64(f.opts.MaxInodes) * inodeSpace
+	for {
+		cur := f.ispace.Load()
+		if cur+n > limit {
+			return false
+		}
+		if f.ispace.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+func (f *FS) releaseIspace(n int64) { f.ispace.Add(-n) }
+
+// newInode makes an inode whose inode space the caller has reserved.
 func (f *FS) newInode(mode, uid, gid uint32, now unix.Timespec) *inode {
-	f.inodes.Add(1)
 	return &inode{
 		ino: f.nextIno.Add(1), mode: mode, uid: uid, gid: gid, nlink: 1,
 		atime: now, mtime: now, ctime: now, btime: now,
@@ -126,6 +156,7 @@ type inode struct {
 	opens      atomic.Int32
 	dataMu     sync.Mutex // guards data creation and release
 	removedDir bool
+	freed      bool // the inode's space went back to the file system
 }
 
 // dirData is a directory's entries. order lists them by cookie (the

@@ -19,12 +19,20 @@ func needRoot(t testing.TB) {
 	}
 }
 
-// rootModes are the modes of the root directory the seeds cycle through.
-var rootModes = []uint32{0o777, 0o1777, 0o755}
+// mountData is the tmpfs mount options of a seed: the root directory's
+// mode cycles, and every fourth seed has small size and inode limits.
+func mountData(seed uint64) string {
+	data := fmt.Sprintf("mode=%o", []uint32{0o777, 0o1777, 0o755}[seed%3])
+	if seed%4 == 0 {
+		data += ",size=24k,nr_inodes=16"
+	}
+	return data
+}
 
-func sides(t testing.TB, rootMode uint32) (fstest.Side, fstest.Side) {
+// sides are a host tmpfs and ours, both mounted with data.
+func sides(t testing.TB, data string) (fstest.Side, fstest.Side) {
 	host := fstest.Side{Name: "linux", New: func() (fstest.Executor, error) {
-		dir, unmount, err := fstest.MountTmpfs(t.TempDir(), fmt.Sprintf("mode=%o", rootMode))
+		dir, unmount, err := fstest.MountTmpfs(t.TempDir(), data)
 		if err != nil {
 			return nil, err
 		}
@@ -39,8 +47,12 @@ func sides(t testing.TB, rootMode uint32) (fstest.Side, fstest.Side) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts, err := tmpfs.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sentry := fstest.Side{Name: "sentry", New: func() (fstest.Executor, error) {
-		v := fs.New(tmpfs.New(tmpfs.Options{Mode: rootMode}), 0, "tmpfs")
+		v := fs.New(tmpfs.New(opts), 0, "tmpfs")
 		v.SetProtected(prot)
 		return fstest.NewVFS(v), nil
 	}}
@@ -61,12 +73,18 @@ func (c closer) Close() error {
 // TestDifferential runs 100 seeds × 1000 operations on Linux's tmpfs and ours.
 func TestDifferential(t *testing.T) {
 	needRoot(t)
-	seeds, ops := 100, 1000
+	first, seeds, ops := int64(1), int64(100), 1000
 	if testing.Short() {
 		seeds = 8
 	}
-	for seed := int64(1); seed <= int64(seeds); seed++ {
-		host, sentry := sides(t, rootModes[seed%int64(len(rootModes))])
+	// FSTEST_SEEDS=first:count explores other seeds.
+	if s := os.Getenv("FSTEST_SEEDS"); s != "" {
+		if _, err := fmt.Sscanf(s, "%d:%d", &first, &seeds); err != nil {
+			t.Fatalf("FSTEST_SEEDS=%q: want first:count", s)
+		}
+	}
+	for seed := first; seed < first+seeds; seed++ {
+		host, sentry := sides(t, mountData(uint64(seed)))
 		if err := fstest.Check(seed, ops, host, sentry); err != nil {
 			t.Error(err)
 		}
@@ -83,7 +101,7 @@ func FuzzDifferential(f *testing.F) {
 		if len(b) >= 8 {
 			seed = binary.LittleEndian.Uint64(b)
 		}
-		host, sentry := sides(t, rootModes[seed%uint64(len(rootModes))])
+		host, sentry := sides(t, mountData(seed))
 		if err := fstest.Check(int64(seed), 300, host, sentry); err != nil {
 			t.Fatal(err)
 		}
