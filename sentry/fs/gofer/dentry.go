@@ -1,6 +1,7 @@
 package gofer
 
 import (
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -335,8 +336,22 @@ func (d *dentry) Readlink() (string, error) {
 	return t, nil
 }
 
+// knownXattr reports whether name is in a namespace Linux's 9p client has
+// a handler for; others are EOPNOTSUPP without asking the server.
+func knownXattr(name string) bool {
+	for _, ns := range []string{"user.", "trusted.", "security.", "system."} {
+		if strings.HasPrefix(name, ns) {
+			return true
+		}
+	}
+	return false
+}
+
 // Getxattr implements fs.Dentry.
 func (d *dentry) Getxattr(name string) ([]byte, error) {
+	if !knownXattr(name) {
+		return nil, unix.EOPNOTSUPP
+	}
 	fid, err := d.opFid()
 	if err != nil {
 		return nil, err
@@ -347,11 +362,22 @@ func (d *dentry) Getxattr(name string) ([]byte, error) {
 
 // Setxattr implements fs.Dentry.
 func (d *dentry) Setxattr(name string, value []byte, flags int) error {
+	if !knownXattr(name) {
+		return unix.EOPNOTSUPP
+	}
 	fid, err := d.opFid()
 	if err != nil {
 		return err
 	}
 	defer d.ino.invalidate()
+	if len(value) == 0 && uint32(flags) == p9.XattrReplace {
+		// On the wire this would be a removal (that is how removexattr
+		// is sent): check the replace condition here, set without it.
+		if _, err := fid.GetXattr(bg, name); err != nil {
+			return errno(err)
+		}
+		flags = 0
+	}
 	return errno(fid.SetXattr(bg, name, value, uint32(flags)))
 }
 
@@ -367,6 +393,9 @@ func (d *dentry) Listxattr() ([]string, error) {
 
 // Removexattr implements fs.Dentry.
 func (d *dentry) Removexattr(name string) error {
+	if !knownXattr(name) {
+		return unix.EOPNOTSUPP
+	}
 	fid, err := d.opFid()
 	if err != nil {
 		return err
