@@ -3,6 +3,8 @@ package syscalls
 import (
 	"fmt"
 
+	"golang.org/x/sys/unix"
+
 	"runsc.dev/runsc/sentry/platform"
 )
 
@@ -18,6 +20,27 @@ func Policy() platform.Policy {
 		}
 	}
 	return p
+}
+
+// interruptible lists trapped calls that may block and that Linux fails
+// with EINTR when a signal interrupts them (unless SA_RESTART).
+var interruptible = map[int]bool{
+	unix.SYS_ACCEPT: true, unix.SYS_ACCEPT4: true, unix.SYS_CONNECT: true,
+	unix.SYS_RECVMSG: true, unix.SYS_RECVMMSG: true, unix.SYS_SENDMSG: true,
+	unix.SYS_SENDMMSG: true, unix.SYS_SENDTO: true, unix.SYS_FLOCK: true,
+	unix.SYS_FCNTL: true, unix.SYS_IOCTL: true,
+}
+
+// RestartNrs lists the trapped calls that Linux never fails with EINTR: a
+// signal that arrives before the sentry received one restarts it.
+func RestartNrs() []int {
+	var nrs []int
+	for nr := 0; nr <= MaxSyscall; nr++ {
+		if table[nr].Action == Trap && !interruptible[nr] {
+			nrs = append(nrs, nr)
+		}
+	}
+	return nrs
 }
 
 func filterAction(a Action) platform.Action {

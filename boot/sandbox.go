@@ -1,0 +1,139 @@
+// Package boot builds a sandbox: the mount namespace from an OCI spec (or
+// from a host directory, for tests and developers), the sentry's kernel,
+// and the platform that runs the program under it.
+package boot
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/sentry/fs"
+	"runsc.dev/runsc/sentry/fs/tmpfs"
+	"runsc.dev/runsc/sentry/kernel"
+	"runsc.dev/runsc/sentry/platform"
+	"runsc.dev/runsc/sentry/syscalls"
+)
+
+// Sandbox is one running sentry: a mount namespace, a kernel and a
+// platform. It starts one program (the container's process).
+type Sandbox struct {
+	VFS    *fs.VFS
+	Kernel *kernel.Kernel
+
+	plat        *platform.Platform
+	sentry      *syscalls.Sentry
+	devices     *kernel.Devices
+	placeholder string
+}
+
+// Process describes the program a sandbox runs.
+type Process struct {
+	Argv  []string
+	Env   []string
+	Cwd   string // in the sandbox; "/" if empty
+	Umask uint32
+	// Files become the program's fds 0, 1, 2, ...; they pass through
+	// natively (pipes, ttys, sockets).
+	Files []*os.File
+}
+
+// NewSandbox makes a sentry over the namespace v.
+func NewSandbox(v *fs.VFS) (*Sandbox, error) {
+	s := &Sandbox{VFS: v}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	var err error
+	if s.placeholder, err = os.MkdirTemp("", "runsc-dir-"); err != nil {
+		return nil, fmt.Errorf("placeholder directory: %w", err)
+	}
+	if err := os.Chmod(s.placeholder, 0o555); err != nil {
+		return nil, err
+	}
+	if s.devices, err = kernel.StandardDevices(); err != nil {
+		return nil, err
+	}
+	if s.Kernel, err = kernel.New(v, s.placeholder, s.devices); err != nil {
+		return nil, err
+	}
+	s.sentry = &syscalls.Sentry{Kernel: s.Kernel}
+	if s.plat, err = platform.New(s.sentry, syscalls.Policy(), syscalls.RestartNrs(), platform.Config{}); err != nil {
+		return nil, fmt.Errorf("platform: %w", err)
+	}
+	ok = true
+	return s, nil
+}
+
+// Start runs p as the sandbox's first process, resolving its program in
+// the sandbox's VFS.
+func (s *Sandbox) Start(p Process) (*platform.Process, error) {
+	if len(p.Argv) == 0 {
+		return nil, fmt.Errorf("start: empty argv: %w", unix.EINVAL)
+	}
+	creds, err := kernel.ReadHostCreds(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	root := s.VFS.Root()
+	ctx := &fs.Context{Creds: creds.FS(), Root: root, Umask: p.Umask}
+	cwdPath := p.Cwd
+	if cwdPath == "" {
+		cwdPath = "/"
+	}
+	cwd, err := s.VFS.Lookup(ctx, root, cwdPath, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cwd %q: %w", cwdPath, err)
+	}
+	plan, err := s.Kernel.ResolveExec(ctx, cwd, cwd, p.Argv[0], 0, p.Argv, p.Env)
+	if err != nil {
+		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
+	}
+	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask = creds, root, cwd, p.Umask
+	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files})
+	plan.File.Close()
+	if err != nil {
+		return nil, err
+	}
+	if t := s.Kernel.Task(proc.Pid()); t != nil {
+		t.Exec(plan.Exe)
+	}
+	return proc, nil
+}
+
+// Close stops the platform (killing what still runs) and frees the
+// sandbox's host resources.
+func (s *Sandbox) Close() {
+	if s.plat != nil {
+		s.plat.Close()
+	}
+	if s.devices != nil {
+		s.devices.Close()
+	}
+	if s.placeholder != "" {
+		os.Remove(s.placeholder)
+	}
+}
+
+// RunOverCopy runs p in a sandbox whose root is a tmpfs holding a copy of
+// the host directory rootfs, and returns its wait status.
+func RunOverCopy(rootfs string, p Process) (unix.WaitStatus, error) {
+	v := fs.New(tmpfs.New(tmpfs.Options{Mode: 0o755}), 0, "tmpfs")
+	if err := CopyIn(v, v.Root(), rootfs); err != nil {
+		return 0, err
+	}
+	s, err := NewSandbox(v)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	proc, err := s.Start(p)
+	if err != nil {
+		return 0, err
+	}
+	return proc.Wait(), nil
+}

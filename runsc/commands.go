@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/subcommands"
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/runsc/container"
+)
+
+// oneID checks that a command got exactly one container id.
+func oneID(f *flag.FlagSet, usage string) (string, bool) {
+	if f.NArg() != 1 {
+		fmt.Fprintf(os.Stderr, "usage: runsc %s", usage)
+		return "", false
+	}
+	return f.Arg(0), true
+}
+
+type create struct {
+	bundle, pidFile, consoleSocket string
+}
+
+func (*create) Name() string     { return "create" }
+func (*create) Synopsis() string { return "create a container from an OCI bundle (it waits for start)" }
+func (*create) Usage() string {
+	return "create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID\n"
+}
+func (c *create) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&c.bundle, "bundle", ".", "bundle directory holding config.json")
+	f.StringVar(&c.bundle, "b", ".", "short for --bundle")
+	f.StringVar(&c.pidFile, "pid-file", "", "file to write the container's pid to")
+	f.StringVar(&c.consoleSocket, "console-socket", "", "unix socket that receives the pty master when process.terminal is set")
+}
+
+func (c *create) options(foreground bool) container.CreateOptions {
+	return container.CreateOptions{
+		Bundle: c.bundle, PidFile: c.pidFile, ConsoleSocket: c.consoleSocket, Self: self(),
+		BootArgs: bootArgs(), Foreground: foreground, HostNetwork: g.network == "host",
+		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr},
+	}
+}
+
+func (c *create) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, c.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	if _, err := root().Create(id, c.options(false)); err != nil {
+		return failure(err)
+	}
+	return subcommands.ExitSuccess
+}
+
+type start struct{}
+
+func (*start) Name() string           { return "start" }
+func (*start) Synopsis() string       { return "run the program of a created container" }
+func (*start) Usage() string          { return "start ID\n" }
+func (*start) SetFlags(*flag.FlagSet) {}
+func (s *start) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, s.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	if err := root().Start(id); err != nil {
+		return failure(err)
+	}
+	return subcommands.ExitSuccess
+}
+
+type run struct {
+	create
+	detach bool
+}
+
+func (*run) Name() string     { return "run" }
+func (*run) Synopsis() string { return "create and start a container, and wait for it unless --detach" }
+func (*run) Usage() string {
+	return "run [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] [--detach] ID\n"
+}
+func (r *run) SetFlags(f *flag.FlagSet) {
+	r.create.SetFlags(f)
+	f.BoolVar(&r.detach, "detach", false, "return once the container runs")
+	f.BoolVar(&r.detach, "d", false, "short for --detach")
+}
+
+func (r *run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, r.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	rt := root()
+	cmd, err := rt.Create(id, r.options(!r.detach))
+	if err != nil {
+		return failure(err)
+	}
+	if err := rt.Start(id); err != nil {
+		rt.Delete(id, true)
+		return failure(err)
+	}
+	if r.detach {
+		return subcommands.ExitSuccess
+	}
+	err = cmd.Wait()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	} else if err != nil {
+		return failure(err)
+	}
+	if err := rt.Delete(id, true); err != nil {
+		logf("warning", "%v", err)
+	}
+	return subcommands.ExitStatus(code)
+}
+
+type state struct{}
+
+func (*state) Name() string           { return "state" }
+func (*state) Synopsis() string       { return "print a container's state as OCI JSON" }
+func (*state) Usage() string          { return "state ID\n" }
+func (*state) SetFlags(*flag.FlagSet) {}
+func (s *state) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, s.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	rt := root()
+	st, err := rt.Load(id)
+	if err != nil {
+		return failure(err)
+	}
+	b, err := json.MarshalIndent(rt.OCI(st), "", "  ")
+	if err != nil {
+		return failure(err)
+	}
+	fmt.Println(string(b))
+	return subcommands.ExitSuccess
+}
+
+type kill struct{ all bool }
+
+func (*kill) Name() string     { return "kill" }
+func (*kill) Synopsis() string { return "send a signal to a container (default SIGTERM)" }
+func (*kill) Usage() string    { return "kill [--all] ID [SIGNAL]\n" }
+func (k *kill) SetFlags(f *flag.FlagSet) {
+	f.BoolVar(&k.all, "all", false, "signal every process of the container")
+	f.BoolVar(&k.all, "a", false, "short for --all")
+}
+
+func (k *kill) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	if f.NArg() < 1 || f.NArg() > 2 {
+		fmt.Fprint(os.Stderr, "usage: runsc "+k.Usage())
+		return subcommands.ExitUsageError
+	}
+	sig := unix.SIGTERM
+	if f.NArg() == 2 {
+		s, err := parseSignal(f.Arg(1))
+		if err != nil {
+			return failure(err)
+		}
+		sig = s
+	}
+	if err := root().Kill(f.Arg(0), sig, k.all); err != nil {
+		return failure(err)
+	}
+	return subcommands.ExitSuccess
+}
+
+// parseSignal reads "9", "KILL" or "SIGKILL".
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+type deleteCmd struct{ force bool }
+
+func (*deleteCmd) Name() string { return "delete" }
+func (*deleteCmd) Synopsis() string {
+	return "delete a stopped container (--force: also a running one)"
+}
+func (*deleteCmd) Usage() string { return "delete [--force] ID\n" }
+func (d *deleteCmd) SetFlags(f *flag.FlagSet) {
+	f.BoolVar(&d.force, "force", false, "kill the container first if it still runs")
+	f.BoolVar(&d.force, "f", false, "short for --force")
+}
+
+func (d *deleteCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, d.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	if err := root().Delete(id, d.force); err != nil {
+		return failure(err)
+	}
+	return subcommands.ExitSuccess
+}
+
+type list struct {
+	format string
+	quiet  bool
+}
+
+func (*list) Name() string     { return "list" }
+func (*list) Synopsis() string { return "list the containers" }
+func (*list) Usage() string    { return "list [--format table|json] [--quiet]\n" }
+func (l *list) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&l.format, "format", "table", "table or json")
+	f.BoolVar(&l.quiet, "quiet", false, "print only the ids")
+	f.BoolVar(&l.quiet, "q", false, "short for --quiet")
+}
+
+func (l *list) Execute(context.Context, *flag.FlagSet, ...any) subcommands.ExitStatus {
+	rt := root()
+	ids, err := rt.List()
+	if err != nil {
+		return failure(err)
+	}
+	var states []container.OCIState
+	for _, id := range ids {
+		if s, err := rt.Load(id); err == nil {
+			states = append(states, rt.OCI(s))
+		}
+	}
+	switch {
+	case l.quiet:
+		for _, s := range states {
+			fmt.Println(s.ID)
+		}
+	case l.format == "json":
+		if states == nil {
+			states = []container.OCIState{}
+		}
+		b, _ := json.Marshal(states)
+		fmt.Println(string(b))
+	default:
+		w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+		fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+		for _, s := range states {
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
+		}
+		w.Flush()
+	}
+	return subcommands.ExitSuccess
+}
+
+type ps struct{ format string }
+
+func (*ps) Name() string     { return "ps" }
+func (*ps) Synopsis() string { return "list a container's processes" }
+func (*ps) Usage() string    { return "ps [--format table|json] ID\n" }
+func (p *ps) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&p.format, "format", "table", "table or json")
+	f.StringVar(&p.format, "f", "table", "short for --format")
+}
+
+func (p *ps) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, p.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	pids, err := root().Processes(id)
+	if err != nil {
+		return failure(err)
+	}
+	if p.format == "json" {
+		if pids == nil {
+			pids = []int{}
+		}
+		b, _ := json.Marshal(pids)
+		fmt.Println(string(b))
+		return subcommands.ExitSuccess
+	}
+	out, err := exec.Command("ps", "-f", "-p", joinPids(pids)).Output()
+	if err != nil && len(pids) > 0 {
+		return failure(fmt.Errorf("ps: %w", err))
+	}
+	os.Stdout.Write(out)
+	return subcommands.ExitSuccess
+}
+
+func joinPids(pids []int) string {
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = strconv.Itoa(p)
+	}
+	if len(s) == 0 {
+		return "0"
+	}
+	return strings.Join(s, ",")
+}
+
+type bootCmd struct {
+	bundle string
+}
+
+func (*bootCmd) Name() string     { return "boot" }
+func (*bootCmd) Synopsis() string { return "run a sandbox (started by create)" }
+func (*bootCmd) Usage() string    { return "boot --bundle DIR ID\n" }
+func (b *bootCmd) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&b.bundle, "bundle", "", "bundle directory")
+}
+
+func (b *bootCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, b.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	code := root().Boot(id, b.bundle, container.BootOptions{
+		Self: self(), Overlay: g.overlay, IgnoreUnsupported: g.ignoreUnsupported,
+		Warn: func(format string, args ...any) { logf("warning", format, args...) },
+	})
+	return subcommands.ExitStatus(code)
+}

@@ -1,0 +1,237 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/boot"
+	"runsc.dev/runsc/sentry/fs"
+	fsgofer "runsc.dev/runsc/sentry/fs/gofer"
+)
+
+// BootOptions are the runtime settings "runsc boot" runs a sandbox with.
+type BootOptions struct {
+	Self              string
+	Overlay           bool
+	IgnoreUnsupported bool
+	Warn              func(format string, args ...any)
+}
+
+// Boot is the body of the sandbox process ("runsc boot", started by
+// Create): it builds the sandbox, tells Create on fd 3 that it is ready,
+// waits on the start FIFO, runs the program and returns its exit code.
+func (r Root) Boot(id, bundle string, o BootOptions) int {
+	ready := os.NewFile(3, "ready")
+	proc, sb, err := r.boot(id, bundle, o, ready)
+	if err != nil {
+		fmt.Fprintf(ready, "error: %v\n", err)
+		ready.Close()
+		return 1
+	}
+	defer sb.Close()
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case s := <-sigs:
+			sig := s.(syscall.Signal)
+			if sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE || sig == unix.SIGWINCH && false {
+				continue
+			}
+			proc.Signal(sig)
+		case <-proc.Done():
+			ws := proc.Wait()
+			if ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return ws.ExitStatus()
+		}
+	}
+}
+
+// sandbox is what boot keeps running.
+type sandbox struct {
+	s *boot.Sandbox
+	g *boot.Gofer
+}
+
+func (s *sandbox) Close() {
+	s.s.Close()
+	s.g.Close()
+}
+
+func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter, *sandbox, error) {
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := setupHost(spec); err != nil {
+		return nil, nil, err
+	}
+	rootfs := RootfsPath(spec, bundle)
+	readOnlyRoot := spec.Root.Readonly
+	exports := []boot.GoferExport{{Path: rootfs, ReadOnly: readOnlyRoot || o.Overlay}}
+	// Each bind mount gets its own connection, in mount order; a bind of
+	// one file serves its directory and mounts the file from it.
+	type bindRef struct{ conn int; file string }
+	binds := map[int]bindRef{}
+	for i, m := range spec.Mounts {
+		if !isBindMount(m) {
+			continue
+		}
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(bundle, src)
+		}
+		st, err := os.Stat(src)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mounts[%d]: source %q: %w", i, m.Source, err)
+		}
+		ref := bindRef{conn: len(exports)}
+		if !st.IsDir() {
+			ref.file = filepath.Base(src)
+			src = filepath.Dir(src)
+		}
+		binds[i] = ref
+		exports = append(exports, boot.GoferExport{Path: src, ReadOnly: hasOption(m, "ro")})
+	}
+	g, err := boot.StartGofer(o.Self, exports)
+	if err != nil {
+		return nil, nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			g.Close()
+		}
+	}()
+	rootFS, err := g.Mount(0, fsgofer.Exclusive)
+	if err != nil {
+		return nil, nil, err
+	}
+	next := 0
+	var mounts []specs.Mount
+	for _, m := range spec.Mounts {
+		mounts = append(mounts, m)
+	}
+	ns := &boot.Namespace{
+		Root: rootFS, RootReadOnly: readOnlyRoot, Overlay: o.Overlay, Mounts: mounts,
+		IgnoreUnsupported: o.IgnoreUnsupported, Warn: o.Warn,
+		Bind: func(m specs.Mount) (fs.Filesystem, fs.Dentry, error) {
+			for next < len(spec.Mounts) && !isBindMount(spec.Mounts[next]) {
+				next++
+			}
+			ref := binds[next]
+			next++
+			f, err := g.Mount(ref.conn, fsgofer.Shared)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ref.file == "" {
+				return f, nil, nil
+			}
+			d, err := f.Root().Lookup(ref.file)
+			return f, d, err
+		},
+	}
+	v, err := ns.Build()
+	if err != nil {
+		return nil, nil, err
+	}
+	sb, err := boot.NewSandbox(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintln(ready, "ready")
+	ready.Close()
+	dir, _ := r.dir(id)
+	fifo := filepath.Join(dir, fifoName)
+	f, err := os.OpenFile(fifo, os.O_RDONLY, 0)
+	if err != nil {
+		sb.Close()
+		return nil, nil, err
+	}
+	var b [1]byte
+	_, err = f.Read(b[:])
+	f.Close()
+	os.Remove(fifo)
+	if err != nil {
+		sb.Close()
+		return nil, nil, fmt.Errorf("start: %w", err)
+	}
+	p := spec.Process
+	umask := uint32(0o022)
+	if p.User.Umask != nil {
+		umask = *p.User.Umask
+	}
+	proc, err := sb.Start(boot.Process{
+		Argv: p.Args, Env: p.Env, Cwd: path.Clean(p.Cwd), Umask: umask,
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+	})
+	if err != nil {
+		sb.Close()
+		return nil, nil, err
+	}
+	ok = true
+	return proc, &sandbox{s: sb, g: g}, nil
+}
+
+// procWaiter is the running program as Boot sees it.
+type procWaiter interface {
+	Signal(unix.Signal) error
+	Done() <-chan struct{}
+	Wait() unix.WaitStatus
+}
+
+func isBindMount(m specs.Mount) bool {
+	return m.Type == "bind" || hasOption(m, "bind") || hasOption(m, "rbind")
+}
+
+func hasOption(m specs.Mount, o string) bool {
+	for _, x := range m.Options {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// setupHost prepares the sandbox's own namespaces: hostname, and the
+// loopback interface of a new network namespace.
+func setupHost(spec *specs.Spec) error {
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("hostname: %w", err)
+		}
+	}
+	return loopbackUp()
+}
+
+// loopbackUp brings lo up (a new network namespace starts with it down).
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("lo up: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+// Package platform stops a sandboxed program's syscalls and lets the sentry
+// answer them: it starts the program under a seccomp filter built from a
+// Policy, receives trapped calls (seccomp user notification) on one thread
+// per CPU, installs host fds into the program, reads and writes its memory,
+// and follows its processes with ptrace (fork/clone/exec/exit, signals).
+// It knows nothing about files: the syscall layer implements Handler.
+//
+// Threads: one tracer goroutine, locked to its OS thread for life, issues
+// every ptrace request and forks every program (so PDEATHSIG and EXITKILL
+// follow the sentry). Receiver goroutines, locked to their threads, block in
+// SECCOMP_IOCTL_NOTIF_RECV and call Handler.Syscall concurrently.
+//
+// Lock order: Platform.mu (task table) before Process.mu. Task fields marked
+// "tracer" are touched only by the tracer goroutine; Task.exec is shared with
+// receivers through an atomic pointer.
+package platform
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Handler is what the syscall layer implements. The interception mechanism
+// (seccomp notify today, an in-process trap later) only ever talks to the
+// syscall layer through it, Call, Task and Response.
+type Handler interface {
+	// Syscall answers one trapped syscall. It is called concurrently from
+	// the receiver threads; the calling thread is stopped until it returns.
+	Syscall(c *Call) Response
+	// Exec decides what an execve/execveat (c) becomes: a host file to run
+	// with argv and env, or an errno for the program. It runs on the tracer
+	// thread with t stopped.
+	Exec(t *Task, c *ExecCall) (*ExecPlan, unix.Errno)
+	// NewTask reports a task before it runs its first instruction: the
+	// program's first task (parent nil) or a fork/vfork/clone child. Set
+	// t.Data here (fd tables, cwd: CloneFlags says what is shared).
+	NewTask(t, parent *Task)
+	// Execed reports a successful exec in t: the kernel has closed the
+	// CLOEXEC fds and ended the other threads.
+	Execed(t *Task)
+	// Exited reports that the task is gone, with its wait status.
+	Exited(t *Task, status unix.WaitStatus)
+}
+
+// Response answers a trapped syscall.
+type Response struct {
+	Val   int64
+	Errno unix.Errno
+	// Continue lets the kernel run the original call. The kernel reads the
+	// arguments again from the program's memory, where another thread can
+	// change them after the handler looked: only continue calls whose
+	// arguments are all in registers (close, dup of an int, fcntl without a
+	// pointer, lseek, ...) or whose memory the handler did not judge.
+	Continue bool
+}
+
+// Return answers with the value v.
+func Return(v int64) Response { return Response{Val: v} }
+
+// Fail answers with the error e.
+func Fail(e unix.Errno) Response { return Response{Errno: e} }
+
+// Continue runs the original call on the host (see Response.Continue).
+func Continue() Response { return Response{Continue: true} }
+
+// Task is one host thread of the program.
+type Task struct {
+	// TID and TGID are host ids in the sentry's pid namespace. After an
+	// exec by a non-leader thread the task takes the leader's TID.
+	TID  int
+	TGID int
+	// CloneFlags are the flags the task was created with (fork: SIGCHLD,
+	// vfork: CLONE_VM|CLONE_VFORK|SIGCHLD); zero for the first task.
+	CloneFlags uint64
+	// Data belongs to the handler; set it in NewTask.
+	Data any
+
+	proc *Process
+	// stub: still the platform's own stub, before the program's first exec.
+	stub atomic.Bool
+	// carrier is 1 + the sentry fd the exec carrier installs, or 0 (exec.go).
+	carrier atomic.Int64
+
+	// tracer only
+	seen       bool // its first ptrace stop has arrived
+	created    bool // its parent's event (or Start) has arrived
+	syscallRun bool // resume with PTRACE_SYSCALL, not PTRACE_CONT
+	stubExec   bool // the stub's exec of the program passed its seccomp stop
+	exitCode   int
+	ex         *execState
+}
+
+// Process is one program started by Platform.Start.
+type Process struct {
+	plat *Platform
+	pid  int
+	l    *listener
+
+	done   chan struct{}
+	mu     sync.Mutex
+	status unix.WaitStatus
+}
+
+// Pid returns the host pid of the program's first process.
+func (p *Process) Pid() int { return p.pid }
+
+// Wait blocks until the program's first process is gone and returns its
+// wait status (exit code or killing signal).
+func (p *Process) Wait() unix.WaitStatus {
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
+}
+
+// Done is closed when Wait would return.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Signal sends sig to the program's first process.
+func (p *Process) Signal(sig unix.Signal) error {
+	select {
+	case <-p.done:
+		return unix.ESRCH
+	default:
+	}
+	return unix.Kill(p.pid, sig)
+}
+
+// Spec describes a program to start.
+type Spec struct {
+	// Path is a host executable, run with execve; or File, run with
+	// execveat(fd, "", AT_EMPTY_PATH). Exactly one is set.
+	Path string
+	File *os.File
+	Argv []string
+	Env  []string
+	// Files become the program's fds 0..len-1.
+	Files []*os.File
+}
+
+// ExecCall is an execve or execveat the program made.
+type ExecCall struct {
+	Nr   int
+	Args [6]uint64
+}
+
+// ExecPlan is what an exec becomes: execveat(File, "", Argv, Env,
+// AT_EMPTY_PATH). The platform closes File when the exec is over.
+type ExecPlan struct {
+	File *os.File
+	Argv []string
+	Env  []string
+}

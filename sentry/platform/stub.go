@@ -1,0 +1,262 @@
+package platform
+
+// Starting a program. The tracer thread forks the current binary again
+// ("/proc/self/exe") with stubEnv set and PDEATHSIG=SIGKILL, and seizes it
+// with every ptrace option before the filter exists (else RET_TRACE yields
+// ENOSYS). The stub, in this package's init on the main thread:
+//   - receives its instructions (filter, program, argv, env, maybe an exec
+//     fd) over a socket,
+//   - sets no_new_privs and installs the filter with NEW_LISTENER and
+//     WAIT_KILLABLE_RECV,
+//   - writes the listener's number back; the sentry takes it with
+//     pidfd_getfd (sendmsg would itself be trapped with nobody to answer),
+//   - waits for the go-ahead, then execs the program. Its execve stops in
+//     the tracer, which lets the stub's own exec through.
+// The socket is CLOEXEC: EOF tells the sentry the exec succeeded; an errno
+// on it, that it failed.
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const stubEnv = "RUNSC_PLATFORM_STUB"
+
+type stubConfig struct {
+	Path   string
+	UseFD  bool
+	Argv   []string
+	Env    []string
+	Filter []unix.SockFilter
+}
+
+func init() {
+	if _, ok := os.LookupEnv(doorbellEnv); ok {
+		for {
+			_ = unix.Pause()
+		}
+	}
+	v, ok := os.LookupEnv(stubEnv)
+	if !ok {
+		return
+	}
+	// init runs on the main thread; keep it there: it is the traced one.
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(v)
+	if err != nil {
+		os.Exit(stubExitCode)
+	}
+	stubMain(fd)
+}
+
+const stubExitCode = 127
+
+func stubMain(sock int) {
+	fail := func(e error) {
+		errno, ok := e.(unix.Errno)
+		if !ok {
+			errno = unix.EINVAL
+		}
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(errno))
+		_, _ = unix.Write(sock, b[:])
+		os.Exit(stubExitCode)
+	}
+	buf := make([]byte, 4<<20)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		fail(err)
+	}
+	var cfg stubConfig
+	if err := json.Unmarshal(buf[:n], &cfg); err != nil || len(cfg.Filter) == 0 {
+		fail(unix.EINVAL)
+	}
+	execFD := -1
+	if cfg.UseFD {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			fail(unix.EBADF)
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			fail(unix.EBADF)
+		}
+		execFD = fds[0]
+	}
+	argv, err := syscall.SlicePtrFromStrings(cfg.Argv)
+	if err != nil {
+		fail(err)
+	}
+	envv, err := syscall.SlicePtrFromStrings(cfg.Env)
+	if err != nil {
+		fail(err)
+	}
+	path, err := syscall.BytePtrFromString(cfg.Path)
+	if err != nil {
+		fail(err)
+	}
+	unix.CloseOnExec(sock)
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fail(err)
+	}
+	prog := unix.SockFprog{Len: uint16(len(cfg.Filter)), Filter: &cfg.Filter[0]}
+	lfd, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+		uintptr(unsafe.Pointer(&prog)))
+	if e != 0 {
+		fail(e)
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(lfd))
+	if _, err := unix.Write(sock, b[:]); err != nil {
+		os.Exit(stubExitCode)
+	}
+	if _, err := unix.Read(sock, b[:1]); err != nil {
+		os.Exit(stubExitCode)
+	}
+	if execFD >= 0 {
+		empty := [1]byte{}
+		_, _, e = unix.Syscall6(unix.SYS_EXECVEAT, uintptr(execFD), uintptr(unsafe.Pointer(&empty[0])),
+			uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), unix.AT_EMPTY_PATH, 0)
+	} else {
+		_, _, e = unix.Syscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(path)),
+			uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
+	}
+	fail(e)
+}
+
+// Start runs spec under the platform: its first task is reported to
+// Handler.NewTask before it runs its first instruction.
+func (p *Platform) Start(spec Spec) (*Process, error) {
+	if (spec.Path == "") == (spec.File == nil) {
+		return nil, fmt.Errorf("platform: set exactly one of Spec.Path and Spec.File")
+	}
+	if len(spec.Argv) == 0 {
+		return nil, fmt.Errorf("platform: empty argv")
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	sock := os.NewFile(uintptr(fds[0]), "stub")
+	defer sock.Close()
+	childSock := os.NewFile(uintptr(fds[1]), "stub-child")
+
+	type started struct {
+		proc *Process
+		err  error
+	}
+	var r started
+	p.do(func() { r.proc, r.err = p.spawn(spec, childSock) })
+	childSock.Close()
+	if r.err != nil {
+		return nil, r.err
+	}
+	proc := r.proc
+	fail := func(err error) (*Process, error) {
+		_ = unix.Kill(proc.pid, unix.SIGKILL)
+		proc.Wait()
+		return nil, err
+	}
+
+	cfg := stubConfig{Path: spec.Path, UseFD: spec.File != nil, Argv: spec.Argv, Env: spec.Env, Filter: p.filter}
+	msg, err := json.Marshal(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	var oob []byte
+	if spec.File != nil {
+		oob = unix.UnixRights(int(spec.File.Fd()))
+	}
+	if err := unix.Sendmsg(int(sock.Fd()), msg, oob, nil, 0); err != nil {
+		return fail(err)
+	}
+	var b [4]byte
+	if n, err := io.ReadFull(sock, b[:]); err != nil || n != 4 {
+		return fail(fmt.Errorf("platform: stub did not report its listener: %v", err))
+	}
+	lfd, err := takeFD(proc.pid, int(binary.LittleEndian.Uint32(b[:])))
+	if err != nil {
+		return fail(err)
+	}
+	l := &listener{fd: lfd, plat: p}
+	// The flag is passed by value.
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(lfd), unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+		unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP); e != 0 {
+		unix.Close(lfd)
+		return fail(e)
+	}
+	proc.l = l
+	for i := 0; i < p.cfg.Receivers; i++ {
+		cpu := -1
+		if len(p.cfg.ReceiverCPUs) > 0 {
+			cpu = p.cfg.ReceiverCPUs[i%len(p.cfg.ReceiverCPUs)]
+		}
+		l.wg.Add(1)
+		go l.receive(cpu)
+	}
+	go func() {
+		l.wg.Wait()
+		unix.Close(l.fd)
+	}()
+	if _, err := sock.Write([]byte{1}); err != nil {
+		return fail(err)
+	}
+	n, err := sock.Read(b[:])
+	if n == 4 {
+		return fail(fmt.Errorf("platform: exec %q: %w", spec.Argv[0], unix.Errno(binary.LittleEndian.Uint32(b[:]))))
+	}
+	if n != 0 && err == nil {
+		return fail(fmt.Errorf("platform: stub protocol error"))
+	}
+	return proc, nil
+}
+
+// takeFD duplicates fd number n of process pid into the sentry.
+func takeFD(pid, n int) (int, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pidfd)
+	return unix.PidfdGetfd(pidfd, n, 0)
+}
+
+// spawn runs on the tracer thread.
+func (p *Platform) spawn(spec Spec, childSock *os.File) (*Process, error) {
+	files := append(append([]*os.File(nil), spec.Files...), childSock)
+	attr := &os.ProcAttr{
+		Env:   []string{stubEnv + "=" + strconv.Itoa(len(spec.Files))},
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	pr, err := os.StartProcess("/proc/self/exe", []string{"runsc-platform-stub"}, attr)
+	if err != nil {
+		return nil, err
+	}
+	pid := pr.Pid
+	// The tracer reaps it with wait4; os.Process must not.
+	_ = pr.Release()
+	if err := ptrace(unix.PTRACE_SEIZE, pid, 0, ptraceOptions); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(pid, &ws, unix.WALL, nil)
+		return nil, fmt.Errorf("platform: PTRACE_SEIZE: %w", err)
+	}
+	proc := &Process{plat: p, pid: pid, done: make(chan struct{})}
+	t := &Task{TID: pid, TGID: pid, proc: proc}
+	t.stub.Store(true)
+	p.addTask(t)
+	p.procs[pid] = proc
+	return proc, nil
+}
