@@ -19,6 +19,13 @@ type FileDescription struct {
 	flags  int
 	off    int64
 	closed bool
+	held   bool // the description keeps its mount busy
+}
+
+// hold makes the mount busy until Close.
+func (fd *FileDescription) hold() {
+	fd.held = true
+	fd.loc.Mount.IncRef()
 }
 
 // Loc is where the file was opened.
@@ -308,6 +315,9 @@ func (fd *FileDescription) Close() error {
 		return unix.EBADF
 	}
 	fd.closed = true
+	if fd.held {
+		fd.loc.Mount.DecRef()
+	}
 	if fd.impl != nil {
 		return fd.impl.Close()
 	}

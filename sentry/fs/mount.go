@@ -37,6 +37,9 @@ type Mount struct {
 	st     *fsState
 	id     int
 	source string
+	// refs counts what keeps the mount busy: open file descriptions and
+	// the kernel's holders (cwd, root); a plain umount then fails.
+	refs atomic.Int64
 
 	// Protected by VFS.mountMu.
 	parent   *Mount
@@ -45,6 +48,13 @@ type Mount struct {
 	children int
 	detached bool
 }
+
+// IncRef marks the mount busy for as long as something (a task's cwd or
+// root) stands in it; DecRef undoes it.
+func (m *Mount) IncRef() { m.refs.Add(1) }
+
+// DecRef undoes IncRef.
+func (m *Mount) DecRef() { m.refs.Add(-1) }
 
 // Filesystem returns the mounted file system.
 func (m *Mount) Filesystem() Filesystem { return m.fs }
@@ -181,7 +191,7 @@ func (v *VFS) Umount(ctx *Context, at Loc, path string, flags int) error {
 	if m == ctx.Root.Mount {
 		return unix.EBUSY
 	}
-	if m.children > 0 && flags&unix.MNT_DETACH == 0 {
+	if flags&unix.MNT_DETACH == 0 && (m.children > 0 || m.refs.Load() > 0) {
 		return unix.EBUSY
 	}
 	v.detachLocked(m)

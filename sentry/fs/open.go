@@ -168,6 +168,7 @@ func (v *VFS) openLoc(ctx *Context, loc Loc, flags int, created bool) (*FileDesc
 	}
 	fd := &FileDescription{vfs: v, loc: loc, flags: flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_NOCTTY), creds: ctx.Creds}
 	if flags&unix.O_PATH != 0 {
+		fd.hold()
 		return fd, nil
 	}
 	var want uint32
@@ -230,6 +231,7 @@ func (v *VFS) openLoc(ctx *Context, loc Loc, flags int, created bool) (*FileDesc
 			return nil, err
 		}
 	}
+	fd.hold()
 	if doTrunc {
 		if err := v.truncate(ctx, loc, 0); err != nil {
 			fd.Close()
