@@ -2,6 +2,7 @@ package ramfs
 
 import (
 	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -152,7 +153,7 @@ func (d *dentry) Readdir(off int64, emit func(fs.DirEntry) bool) error {
 		return err
 	}
 	for i := dir.find(off); i < len(dir.order); i++ {
-		c := dir.order[i]
+		c := dir.order[i].d
 		if c == nil {
 			continue
 		}
@@ -203,7 +204,8 @@ func (d *dentry) Create(name string, a *fs.CreateAttrs) (fs.Dentry, error) {
 	case unix.S_IFCHR, unix.S_IFBLK:
 		ino.rdev = a.Rdev
 	}
-	c := &dentry{fs: f, parent: d, name: name, inode: ino}
+	// The name may be a slice of a long path; keep only the name.
+	c := &dentry{fs: f, parent: d, name: strings.Clone(name), inode: ino}
 	dir.add(c)
 	d.touchDir(now)
 	return c, nil
@@ -228,7 +230,7 @@ func (d *dentry) Link(name string, target fs.Dentry) (fs.Dentry, error) {
 	now := fs.Now()
 	t.inode.nlink++
 	t.inode.ctime = now
-	c := &dentry{fs: d.fs, parent: d, name: name, inode: t.inode}
+	c := &dentry{fs: d.fs, parent: d, name: strings.Clone(name), inode: t.inode}
 	dir.add(c)
 	d.touchDir(now)
 	return c, nil
@@ -324,7 +326,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 		}
 		odir.remove(src)
 		ndir.remove(dst)
-		src.name, dst.name = newName, name
+		src.name, dst.name = strings.Clone(newName), strings.Clone(name)
 		src.parent, dst.parent = nd, d
 		ndir.add(src)
 		odir.add(dst)
@@ -351,7 +353,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 			return unix.ENOSPC
 		}
 		wi := d.fs.newInode(whiteout.Mode, whiteout.UID, whiteout.GID, now)
-		wh = &dentry{fs: d.fs, parent: d, name: name, inode: wi}
+		wh = &dentry{fs: d.fs, parent: d, name: strings.Clone(name), inode: wi}
 	}
 	if dst != nil {
 		ndir.remove(dst)
@@ -364,7 +366,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 		dst.inode.ctime = now
 	}
 	odir.remove(src)
-	src.name, src.parent = newName, nd
+	src.name, src.parent = strings.Clone(newName), nd
 	ndir.add(src)
 	if src.inode.dir != nil && d != nd {
 		d.inode.nlink--

@@ -160,12 +160,18 @@ type inode struct {
 }
 
 // dirData is a directory's entries. order lists them by cookie (the
-// getdents offset), with nil holes where entries were removed; holes are
-// squeezed out when they outnumber the live entries.
+// getdents offset); a removed entry leaves a hole that keeps its cookie, so
+// lookups by cookie stay binary searches, and holes are squeezed out when
+// they outnumber the live entries.
 type dirData struct {
 	children   map[string]*dentry
-	order      []*dentry
+	order      []slot
 	nextCookie int64
+}
+
+type slot struct {
+	cookie int64
+	d      *dentry // nil: removed
 }
 
 // firstCookie is the offset of the first entry after "." and "..".
@@ -178,22 +184,18 @@ func (d *dirData) add(c *dentry) {
 	c.cookie = d.nextCookie
 	d.nextCookie++
 	d.children[c.name] = c
-	d.order = append(d.order, c)
+	d.order = append(d.order, slot{c.cookie, c})
 }
 
 func (d *dirData) remove(c *dentry) {
 	delete(d.children, c.name)
-	i := d.find(c.cookie)
-	for i < len(d.order) && d.order[i] == nil {
-		i++
-	}
-	if i < len(d.order) && d.order[i] == c {
-		d.order[i] = nil
+	if i := d.find(c.cookie); i < len(d.order) && d.order[i].d == c {
+		d.order[i].d = nil
 	}
 	if len(d.order) > 32 && len(d.order) > 2*len(d.children) {
 		live := d.order[:0]
 		for _, e := range d.order {
-			if e != nil {
+			if e.d != nil {
 				live = append(live, e)
 			}
 		}
@@ -202,16 +204,7 @@ func (d *dirData) remove(c *dentry) {
 	}
 }
 
-// find returns the index of the first slot whose entry has a cookie >= c.
+// find returns the index of the first slot whose cookie is >= c.
 func (d *dirData) find(c int64) int {
-	return sort.Search(len(d.order), func(i int) bool {
-		e := d.order[i]
-		for j := i; e == nil; j++ {
-			if j == len(d.order) {
-				return true
-			}
-			e = d.order[j]
-		}
-		return e.cookie >= c
-	})
+	return sort.Search(len(d.order), func(i int) bool { return d.order[i].cookie >= c })
 }
