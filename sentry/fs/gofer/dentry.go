@@ -3,6 +3,7 @@ package gofer
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -19,11 +20,13 @@ type inode struct {
 	mu    sync.Mutex
 	st    fs.Stat // last known attributes, even when invalid
 	valid bool
-	// fresh (shared mode) means st was fetched by the Lookup that the
-	// VFS's Stat is about to follow, so that Stat needs no round trip.
-	fresh bool
+	// fresh (shared mode) is when a Lookup last fetched st: a Stat
+	// within freshFor of it (the VFS stats every component it looks up,
+	// and the final one again) uses st without a round trip.
+	fresh int64
 	gen   uint64
 	files map[*file]struct{} // open files
+	ro    *handle            // cached read-only open, or nil
 
 	refs int // live dentries; guarded by FS.mu
 }
@@ -89,9 +92,17 @@ func (f *FS) release(i *inode) {
 	}
 }
 
+// freshFor is how long (ns) attributes a shared-mode Lookup fetched stay
+// good enough for Stat: long enough to cover the one syscall that did the
+// lookup, far shorter than any host-side change could be ordered against.
+const freshFor = int64(time.Millisecond)
+
 func (i *inode) setStat(st *fs.Stat, fresh bool) {
 	i.mu.Lock()
-	i.st, i.valid, i.fresh = *st, true, fresh
+	i.st, i.valid, i.fresh = *st, true, 0
+	if fresh {
+		i.fresh = nanotime()
+	}
 	i.gen++
 	i.mu.Unlock()
 }
@@ -99,10 +110,12 @@ func (i *inode) setStat(st *fs.Stat, fresh bool) {
 // invalidate drops the cached attributes after a change.
 func (i *inode) invalidate() {
 	i.mu.Lock()
-	i.valid, i.fresh = false, false
+	i.valid, i.fresh = false, 0
 	i.gen++
 	i.mu.Unlock()
 }
+
+func nanotime() int64 { return time.Now().UnixNano() }
 
 // hostStatLocked fills st from an open donated fd, if there is one: the
 // host inode itself, so it sees native writes. i.mu must be held.
@@ -133,8 +146,13 @@ func (i *inode) fstat(fd int, st *fs.Stat) error {
 func (i *inode) anyOpenFid() *p9.Fid {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if i.ro != nil {
+		return i.ro.fid
+	}
 	for f := range i.files {
-		return f.fid
+		if f.fid != nil {
+			return f.fid
+		}
 	}
 	return nil
 }
@@ -172,8 +190,7 @@ func (d *dentry) Stat() (fs.Stat, error) {
 		i.mu.Unlock()
 		return st, nil
 	}
-	if (i.valid && (d.fs().exclusive() || i.fresh)) || d.fid == nil {
-		i.fresh = false
+	if (i.valid && (d.fs().exclusive() || (i.fresh != 0 && nanotime()-i.fresh < freshFor))) || d.fid == nil {
 		st = i.st
 		i.mu.Unlock()
 		return st, nil
@@ -294,7 +311,7 @@ func (d *dentry) Lookup(name string) (fs.Dentry, error) {
 		if c.ino.path == qid.Path && c.ino.ftype == a.Mode&unix.S_IFMT {
 			st := d.fs().toStat(qid.Path, &a)
 			c.ino.setStat(&st, !excl)
-			clunk(fid)
+			d.fs().clunk(fid)
 			return c, nil
 		}
 		// Replaced behind our back (shared mode): the old dentry stays

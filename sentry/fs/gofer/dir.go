@@ -84,7 +84,7 @@ func (d *dentry) readAll() ([]p9.Dirent, error) {
 	if err != nil {
 		return nil, errno(err)
 	}
-	defer clunk(fid)
+	defer d.fs().clunk(fid)
 	if _, _, _, err := fid.Open(bg, p9.ReadOnly); err != nil {
 		return nil, errno(err)
 	}
@@ -202,12 +202,17 @@ func (c *dentry) kill() {
 		i.st.Nlink--
 	}
 	// Other names of the file fetch the new count; this one keeps st.
-	i.valid, i.fresh = false, false
+	i.valid, i.fresh = false, 0
 	i.gen++
+	gone := i.st.Nlink == 0
 	i.mu.Unlock()
+	if gone {
+		// Let the host free the file.
+		i.dropHandle()
+	}
 	c.fs().release(i)
 	if c.fid != nil {
-		clunk(c.fid)
+		c.fs().clunk(c.fid)
 		c.fid = nil
 	}
 }

@@ -14,8 +14,9 @@
 // attributes a mutation changes and fetches them again on the next Stat).
 // Shared mode (bind mounts of host directories) re-walks the name on every
 // Lookup, replaces a cached dentry whose QID path or type changed, fetches
-// attributes on every Stat that does not directly follow a Lookup, and
-// reads directory listings again at the start of each listing.
+// attributes on every Stat except within a millisecond of the Lookup that
+// fetched them (the same syscall's walk), and reads directory listings
+// again at the start of each listing.
 //
 // In both modes the attributes of a regular file with an open donated fd
 // come from fstat(2) of that fd, so writes the program makes natively
@@ -95,8 +96,11 @@ type FS struct {
 	dev    uint64
 	root   *dentry
 
-	mu     sync.Mutex
-	inodes map[uint64]*inode // by QID path
+	mu      sync.Mutex
+	inodes  map[uint64]*inode // by QID path
+	handles []*inode          // inodes with a cached read-only handle, oldest first
+
+	clunks sync.WaitGroup // clunks in flight
 }
 
 var _ fs.Filesystem = (*FS)(nil)
@@ -144,12 +148,41 @@ func Dial(sock *os.File, opts Options) (*FS, error) {
 	return f, nil
 }
 
-// Close closes the connection if Dial made it. Open files fail afterwards,
-// except for I/O on donated fds, which the host serves on its own.
+// Close releases the file system after its last unmount (no operation may
+// be in flight): it releases the
+// cached read-only handles, closes the connection if Dial made it (the
+// server then drops every fid), and otherwise clunks the fids of every
+// cached dentry. I/O on donated fds
+// keeps working; everything else fails.
 func (f *FS) Close() error {
+	f.mu.Lock()
+	handles := f.handles
+	f.handles = nil
+	f.mu.Unlock()
+	for _, i := range handles {
+		i.dropHandle()
+	}
+	f.clunks.Wait()
 	if f.owned {
 		return f.client.Close()
 	}
+	var release func(d *dentry)
+	release = func(d *dentry) {
+		d.mu.Lock()
+		kids := make([]*dentry, 0, len(d.children))
+		for _, c := range d.children {
+			kids = append(kids, c)
+		}
+		d.mu.Unlock()
+		for _, c := range kids {
+			release(c)
+		}
+		if d.fid != nil {
+			d.fid.Clunk(bg)
+			d.fid = nil
+		}
+	}
+	release(f.root)
 	return nil
 }
 
@@ -195,7 +228,11 @@ func errno(err error) error {
 
 // clunk releases a fid the file system no longer needs without waiting
 // for the reply: nothing depends on it, and the fid number is reused only
-// after the server has answered.
-func clunk(fid *p9.Fid) {
-	go fid.Clunk(bg)
+// after the server has answered. Close waits for these.
+func (f *FS) clunk(fid *p9.Fid) {
+	f.clunks.Add(1)
+	go func() {
+		defer f.clunks.Done()
+		fid.Clunk(bg)
+	}()
 }

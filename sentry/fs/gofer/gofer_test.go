@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -401,6 +402,30 @@ func TestExclusiveCaches(t *testing.T) {
 		t.Errorf("lookup in a new directory: %d requests, want 0", n)
 	}
 
+	// Read-only opens after the first reopen a cached handle: no round
+	// trips, and each open is its own open file description.
+	open := func() *fs.FileDescription {
+		fd, err := v.Open(ctx, root, "a/b/c/f", fs.OpenHow{Flags: unix.O_RDONLY})
+		must(t, err)
+		return fd
+	}
+	open().Close()
+	var f1, f2 *fs.FileDescription
+	if n := c.count(func() { f1, f2 = open(), open() }); n != 0 {
+		t.Errorf("cached read-only opens: %d requests, want 0", n)
+	}
+	if f1.HostFD() < 0 || f2.HostFD() < 0 || f1.HostFD() == f2.HostFD() {
+		t.Fatalf("host fds %d and %d", f1.HostFD(), f2.HostFD())
+	}
+	if _, err := unix.Seek(f1.HostFD(), 3, 0); err != nil {
+		t.Fatal(err)
+	}
+	if off, _ := unix.Seek(f2.HostFD(), 0, 1); off != 0 {
+		t.Errorf("reopened fds share an offset: %d", off)
+	}
+	f1.Close()
+	f2.Close()
+
 	var sc counter
 	sv, sctx, _ := mountSock(t, sc.proxy(t, serve(t, dir, false)), gofer.Shared)
 	if _, err := sv.Stat(sctx, sv.Root(), "a/b/c/f", 0); err != nil {
@@ -514,5 +539,46 @@ func TestNoDonation(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dir + "/f"); !bytes.Equal(b, []byte("OVER 9p!!")) {
 		t.Fatalf("host content %q", b)
+	}
+}
+
+// TestHandleLimit opens many files read-only: the cached handles stay
+// bounded, so the fd tables do not grow with every file read.
+func TestHandleLimit(t *testing.T) {
+	dir := t.TempDir()
+	const n = 1200
+	for i := range n {
+		writeFile(t, fmt.Sprintf("%s/f%d", dir, i), "x")
+	}
+	v, ctx, _ := mount(t, dir, gofer.Exclusive)
+	// Opened (not O_PATH) fds of files in dir, the gofer's (in this
+	// process too) included: two per cached handle.
+	opened := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		must(t, err)
+		count := 0
+		for _, e := range ents {
+			target, err := os.Readlink("/proc/self/fd/" + e.Name())
+			if err != nil || !strings.HasPrefix(target, dir+"/") {
+				continue
+			}
+			var pos, flags int
+			info, err := os.ReadFile("/proc/self/fdinfo/" + e.Name())
+			if err == nil {
+				fmt.Sscanf(string(info), "pos:\t%d\nflags:\t%o", &pos, &flags)
+			}
+			if err == nil && flags&unix.O_PATH == 0 {
+				count++
+			}
+		}
+		return count
+	}
+	for i := range n {
+		if got := readAll(t, v, ctx, fmt.Sprintf("f%d", i)); got != "x" {
+			t.Fatalf("f%d: %q", i, got)
+		}
+	}
+	if got := opened(); got > 2*1024+16 {
+		t.Errorf("%d opened fds after reading %d files", got, n)
 	}
 }
