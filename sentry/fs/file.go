@@ -216,7 +216,12 @@ func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
 		if fd.impl == nil || fd.impl.HostFD() < 0 {
 			return 0, unix.EINVAL
 		}
-		return unix.Seek(fd.impl.HostFD(), off, whence)
+		// The host file knows where the holes are; the offset is ours.
+		p, err := unix.Seek(fd.impl.HostFD(), off, whence)
+		if err != nil {
+			return 0, err
+		}
+		pos = p
 	default:
 		return 0, unix.EINVAL
 	}
@@ -286,7 +291,7 @@ func (fd *FileDescription) Truncate(size int64) error {
 	if fd.flags&unix.O_PATH != 0 {
 		return unix.EBADF
 	}
-	if fd.flags&unix.O_ACCMODE == unix.O_RDONLY {
+	if fd.writable() != nil {
 		return unix.EINVAL
 	}
 	st, err := fd.Stat()

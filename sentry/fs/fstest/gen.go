@@ -11,6 +11,9 @@ import (
 // the same sequence.
 type Generator struct {
 	r *rand.Rand
+	// slotCred is who opened each slot: operations on an open file run as
+	// its opener (the VFS takes a file's credentials from its opener).
+	slotCred [Slots]Cred
 	// Names is the pool of path components; small so that operations keep
 	// meeting each other's files.
 	Names []string
@@ -40,6 +43,8 @@ var weights = [numKinds]int{
 	OpRename: 9, OpStat: 4, OpLstat: 3, OpReadlink: 2, OpChmod: 5, OpChown: 5, OpUtimens: 2,
 	OpTruncate: 3, OpSetxattr: 5, OpGetxattr: 3, OpListxattr: 2, OpRemovexattr: 2, OpAccess: 3,
 	OpGetdents: 3, OpStatfs: 1,
+	OpFdOpen: 6, OpFdRead: 3, OpFdWrite: 4, OpFdSeek: 2, OpFdTruncate: 2, OpFdStat: 2, OpFdGetdents: 2,
+	OpFdChmod: 1, OpFdChown: 1, OpFdClose: 2,
 }
 
 var totalWeight = func() int {
@@ -152,6 +157,39 @@ func (g *Generator) Op() Op {
 		op.Mode = uint32(g.pick(8))
 		if g.chance(0.3) {
 			op.Flags = unix.AT_SYMLINK_NOFOLLOW
+		}
+	case OpFdOpen:
+		op.Slot = g.pick(Slots)
+		op.Flags = g.openFlags()
+		if g.chance(0.05) {
+			op.Flags = unix.O_PATH | op.Flags&(unix.O_NOFOLLOW|unix.O_DIRECTORY)
+		}
+		op.Mode = g.mode()
+		g.slotCred[op.Slot] = op.Cred
+	}
+	if k > OpFdOpen {
+		op.Slot = g.pick(Slots)
+		op.Cred, op.Path = g.slotCred[op.Slot], ""
+		op.Off = -1
+		switch k {
+		case OpFdRead:
+			op.Size = int64([]int{1, 10, 5000, 100000}[g.pick(4)])
+			if g.chance(0.5) {
+				op.Off = int64(g.pick(80000))
+			}
+		case OpFdWrite:
+			w := g.write()
+			op.Value, op.Off = w.Data, w.Off
+		case OpFdSeek:
+			op.Flags = []int{0, 1, 2, unix.SEEK_DATA, unix.SEEK_HOLE, 7}[g.pick(6)]
+			op.Off = []int64{0, 0, 10, 4096, 70000, -1, -100000}[g.pick(7)]
+		case OpFdTruncate:
+			op.Size = []int64{0, 1, 4096, 5000, 70000, -1}[g.pick(6)]
+		case OpFdChmod:
+			op.Mode = uint32(g.pick(0o10000))
+		case OpFdChown:
+			ids := []int64{-1, 0, 1000, 1001, 2000}
+			op.UID, op.GID = ids[g.pick(len(ids))], ids[g.pick(len(ids))]
 		}
 	}
 	return op

@@ -20,11 +20,15 @@ type Host struct {
 	results chan Result
 	perm    uint32 // permitted capabilities (low word) of the thread
 	permHi  uint32
+	fds     [Slots]int // open-file slots, -1 if closed
 }
 
 // NewHost starts an executor whose root is dir.
 func NewHost(dir string) (*Host, error) {
 	h := &Host{ops: make(chan *Op), results: make(chan Result)}
+	for i := range h.fds {
+		h.fds[i] = -1
+	}
 	ready := make(chan error)
 	go h.loop(dir, ready)
 	if err := <-ready; err != nil {
@@ -79,6 +83,11 @@ func (h *Host) loop(dir string, ready chan<- error) {
 	}
 	for op := range h.ops {
 		h.results <- h.run(op)
+	}
+	for _, fd := range h.fds {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 	}
 }
 
@@ -321,13 +330,99 @@ func (h *Host) run(op *Op) Result {
 			r.Data = append(r.Data, buf[:n]...)
 		}
 		unix.Close(fd)
+	case OpFdOpen:
+		if fd := h.fds[op.Slot]; fd >= 0 {
+			unix.Close(fd)
+			h.fds[op.Slot] = -1
+		}
+		var st unix.Stat_t
+		h.setCreds(&RootCred, 0)
+		follow := 0
+		if op.Flags&unix.O_NOFOLLOW != 0 {
+			follow = unix.AT_SYMLINK_NOFOLLOW
+		}
+		if op.Flags&unix.O_PATH == 0 && unix.Fstatat(cwd, p, &st, follow) == nil && special(st.Mode&unix.S_IFMT) {
+			return Result{Skip: true}
+		}
+		h.setCreds(&op.Cred, op.Umask)
+		var fd int
+		if fd, err = unix.Openat(cwd, p, op.Flags|unix.O_CLOEXEC, op.Mode); err == nil {
+			h.fds[op.Slot] = fd
+		}
 	default:
-		panic(fmt.Sprintf("unknown op %d", op.Kind))
+		r, err = h.runFD(op)
 	}
 	if err != nil {
 		return Result{Err: errnoOf(err)}
 	}
 	return r
+}
+
+// runFD runs the operations on open-file slots.
+func (h *Host) runFD(op *Op) (Result, error) {
+	var r Result
+	fd := h.fds[op.Slot]
+	if fd < 0 {
+		return r, unix.EBADF
+	}
+	var err error
+	switch op.Kind {
+	case OpFdRead:
+		buf := make([]byte, op.Size)
+		var n int
+		if op.Off >= 0 {
+			n, err = unix.Pread(fd, buf, op.Off)
+		} else {
+			n, err = unix.Read(fd, buf)
+		}
+		r.Data = buf[:max(n, 0)]
+	case OpFdWrite:
+		var n int
+		if op.Off >= 0 {
+			n, err = unix.Pwrite(fd, op.Value, op.Off)
+		} else {
+			n, err = unix.Write(fd, op.Value)
+		}
+		r.Writes = []int{n}
+	case OpFdSeek:
+		var pos int64
+		if pos, err = unix.Seek(fd, op.Off, op.Flags); err == nil {
+			var st unix.Stat_t
+			// Directory offsets are each file system's own business.
+			if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				r.Writes = []int{int(pos)}
+			}
+		}
+	case OpFdTruncate:
+		err = unix.Ftruncate(fd, op.Size)
+	case OpFdStat:
+		var st unix.Stat_t
+		if err = unix.Fstat(fd, &st); err == nil {
+			r.Stat = hostStat(&st)
+		}
+	case OpFdGetdents:
+		r.Names = []string{}
+		buf := make([]byte, 8192)
+		for {
+			n, gerr := unix.Getdents(fd, buf)
+			if gerr != nil || n == 0 {
+				err = gerr
+				break
+			}
+			_, _, r.Names = unix.ParseDirent(buf[:n], -1, r.Names)
+		}
+		sort.Strings(r.Names)
+	case OpFdChmod:
+		err = unix.Fchmod(fd, op.Mode)
+	case OpFdChown:
+		err = unix.Fchown(fd, int(op.UID), int(op.GID))
+	case OpFdClose:
+		err = unix.Close(fd)
+		h.fds[op.Slot] = -1
+	default:
+		panic(fmt.Sprintf("unknown op %d", op.Kind))
+	}
+	return r, err
 }
 
 // utimesArg is utimensat's times argument for a TimesX selector.

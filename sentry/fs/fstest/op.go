@@ -41,13 +41,30 @@ const (
 	OpGetdents
 	OpStatfs
 	OpReadFile // open O_RDONLY|O_NOFOLLOW and read it all (tree dumps)
+
+	// Operations on open files, kept in Slots numbered slots: OpFdOpen
+	// opens into one (closing what was there), the others use it.
+	OpFdOpen
+	OpFdRead     // read(2) of Size bytes, or pread(2) at Off >= 0
+	OpFdWrite    // write(2) of Value, or pwrite(2) at Off >= 0
+	OpFdSeek     // lseek(2) to Off from Flags (whence)
+	OpFdTruncate // ftruncate(2) to Size
+	OpFdStat     // fstat(2)
+	OpFdGetdents // getdents64(2) until the end (names compared as a set)
+	OpFdChmod    // fchmod(2)
+	OpFdChown    // fchown(2)
+	OpFdClose
 	numKinds
 )
+
+// Slots is the number of open-file slots.
+const Slots = 4
 
 var kindNames = [...]string{
 	"mkdir", "mknod", "open", "symlink", "link", "unlink", "rmdir", "rename", "stat", "lstat",
 	"readlink", "chmod", "chown", "utimensat", "truncate", "setxattr", "getxattr", "listxattr",
 	"removexattr", "faccessat2", "getdents", "statfs", "readfile",
+	"open", "read", "write", "lseek", "ftruncate", "fstat", "getdents", "fchmod", "fchown", "close",
 }
 
 func (k Kind) String() string { return kindNames[k] }
@@ -130,6 +147,8 @@ type Op struct {
 	Writes      []Write
 	Times       int
 	XFlags      int // AT_* flags of xattr operations (AT_SYMLINK_NOFOLLOW: l*xattr)
+	Slot        int
+	Off         int64
 }
 
 func short(s string) string {
@@ -181,6 +200,28 @@ func (o *Op) String() string {
 		s = fmt.Sprintf("%s(%q, %q)", o.Kind, p, short(o.Name))
 	case OpAccess:
 		s = fmt.Sprintf("faccessat2(%q, %d, AT_EACCESS|%#x)", p, o.Mode, o.Flags)
+	case OpFdOpen:
+		s = fmt.Sprintf("fd%d = open(%q, %s, %#o)", o.Slot, p, openFlags(o.Flags), o.Mode)
+	case OpFdRead:
+		s = fmt.Sprintf("read(fd%d, %d)", o.Slot, o.Size)
+		if o.Off >= 0 {
+			s = fmt.Sprintf("pread(fd%d, %d, off %d)", o.Slot, o.Size, o.Off)
+		}
+	case OpFdWrite:
+		s = fmt.Sprintf("write(fd%d, %d bytes)", o.Slot, len(o.Value))
+		if o.Off >= 0 {
+			s = fmt.Sprintf("pwrite(fd%d, %d bytes, off %d)", o.Slot, len(o.Value), o.Off)
+		}
+	case OpFdSeek:
+		s = fmt.Sprintf("lseek(fd%d, %d, %d)", o.Slot, o.Off, o.Flags)
+	case OpFdTruncate:
+		s = fmt.Sprintf("ftruncate(fd%d, %d)", o.Slot, o.Size)
+	case OpFdChmod:
+		s = fmt.Sprintf("fchmod(fd%d, %#o)", o.Slot, o.Mode)
+	case OpFdChown:
+		s = fmt.Sprintf("fchown(fd%d, %d, %d)", o.Slot, o.UID, o.GID)
+	case OpFdStat, OpFdGetdents, OpFdClose:
+		s = fmt.Sprintf("%s(fd%d)", o.Kind, o.Slot)
 	}
 	if o.XFlags != 0 && (o.Kind == OpSetxattr || o.Kind == OpGetxattr || o.Kind == OpRemovexattr) {
 		s = "l" + s
@@ -277,7 +318,7 @@ type Result struct {
 	Stat   *Stat    // stat, lstat; open's fstat after the writes
 	Names  []string // getdents (sorted, without "." and ".."), listxattr
 	Data   []byte   // readlink, getxattr, readfile
-	Writes []int    // bytes written or -errno, per write
+	Writes []int    // bytes written or -errno, per write; lseek's offset
 	Skip   bool     // the operation was not run (see Host.Run)
 }
 

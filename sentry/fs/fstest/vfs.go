@@ -13,14 +13,22 @@ import (
 
 // VFS runs operations on a sentry VFS, at its root.
 type VFS struct {
-	V *fs.VFS
+	V   *fs.VFS
+	fds [Slots]*fs.FileDescription
 }
 
 // NewVFS returns an executor for v.
 func NewVFS(v *fs.VFS) *VFS { return &VFS{V: v} }
 
 // Close implements Executor.
-func (x *VFS) Close() error { return nil }
+func (x *VFS) Close() error {
+	for _, fd := range x.fds {
+		if fd != nil {
+			fd.Close()
+		}
+	}
+	return nil
+}
 
 func vfsStat(st *fs.Stat) *Stat {
 	return &Stat{Mode: st.Mode, Nlink: st.Nlink, UID: st.UID, GID: st.GID, Size: st.Size, Blocks: st.Blocks, Rdev: st.Rdev, Ino: st.Ino}
@@ -153,11 +161,96 @@ func (x *VFS) Run(op *Op) Result {
 			r.Data = append(r.Data, buf[:n]...)
 		}
 		fd.Close()
+	case OpFdOpen:
+		if fd := x.fds[op.Slot]; fd != nil {
+			fd.Close()
+			x.fds[op.Slot] = nil
+		}
+		rootCtx := &fs.Context{Creds: fs.Root(), Root: root}
+		flags := 0
+		if op.Flags&unix.O_NOFOLLOW != 0 {
+			flags = unix.AT_SYMLINK_NOFOLLOW
+		}
+		if st, err := v.Stat(rootCtx, root, p, flags); op.Flags&unix.O_PATH == 0 && err == nil && special(st.Mode&unix.S_IFMT) {
+			return Result{Skip: true}
+		}
+		var fd *fs.FileDescription
+		if fd, err = v.Open(ctx, root, p, fs.OpenHow{Flags: op.Flags, Mode: op.Mode}); err == nil {
+			x.fds[op.Slot] = fd
+		}
+	default:
+		r, err = x.runFD(ctx, op)
 	}
 	if err != nil {
 		return Result{Err: errnoOf(err)}
 	}
 	return r
+}
+
+// runFD runs the operations on open-file slots. fchmod and fchown of an
+// O_PATH file are EBADF in the syscall layer, which this stands in for.
+func (x *VFS) runFD(ctx *fs.Context, op *Op) (Result, error) {
+	var r Result
+	fd := x.fds[op.Slot]
+	if fd == nil {
+		return r, unix.EBADF
+	}
+	var err error
+	switch op.Kind {
+	case OpFdRead:
+		buf := make([]byte, op.Size)
+		var n int
+		if op.Off >= 0 {
+			n, err = fd.Pread(buf, op.Off)
+		} else {
+			n, err = fd.Read(buf)
+		}
+		r.Data = buf[:n]
+	case OpFdWrite:
+		var n int
+		if op.Off >= 0 {
+			n, err = fd.Pwrite(op.Value, op.Off)
+		} else {
+			n, err = fd.Write(op.Value)
+		}
+		r.Writes = []int{n}
+	case OpFdSeek:
+		var pos int64
+		if pos, err = fd.Seek(op.Off, op.Flags); err == nil {
+			if st, serr := fd.Stat(); serr == nil && !st.IsDir() {
+				r.Writes = []int{int(pos)}
+			}
+		}
+	case OpFdTruncate:
+		err = fd.Truncate(op.Size)
+	case OpFdStat:
+		var st fs.Stat
+		if st, err = fd.Stat(); err == nil {
+			r.Stat = vfsStat(&st)
+		}
+	case OpFdGetdents:
+		r.Names = []string{}
+		err = fd.Getdents(func(e fs.DirEntry) bool {
+			if e.Name != "." && e.Name != ".." {
+				r.Names = append(r.Names, e.Name)
+			}
+			return true
+		})
+		sort.Strings(r.Names)
+	case OpFdChmod, OpFdChown:
+		if fd.Flags()&unix.O_PATH != 0 {
+			return r, unix.EBADF
+		}
+		if op.Kind == OpFdChmod {
+			err = x.V.ChmodLoc(ctx, fd.Loc(), op.Mode)
+		} else {
+			err = x.V.ChownLoc(ctx, fd.Loc(), op.UID, op.GID)
+		}
+	case OpFdClose:
+		err = fd.Close()
+		x.fds[op.Slot] = nil
+	}
+	return r, err
 }
 
 // HostProtected reads the host's fs.protected_* sysctls, for a VFS that
