@@ -195,13 +195,22 @@ func (d *dentry) Stat() (fs.Stat, error) {
 		i.mu.Unlock()
 		return st, nil
 	}
+	i.mu.Unlock()
+	return d.refresh()
+}
+
+// refresh fetches the attributes from the server and caches them unless
+// they were invalidated meanwhile.
+func (d *dentry) refresh() (fs.Stat, error) {
+	i := d.ino
+	i.mu.Lock()
 	gen := i.gen
 	i.mu.Unlock()
 	qid, _, a, err := d.fid.GetAttr(bg, p9.AttrAll)
 	if err != nil {
 		return fs.Stat{}, errno(err)
 	}
-	st = d.fs().toStat(qid.Path, &a)
+	st := d.fs().toStat(qid.Path, &a)
 	i.mu.Lock()
 	if i.gen == gen {
 		i.st, i.valid = st, true

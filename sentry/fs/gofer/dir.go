@@ -218,8 +218,22 @@ func (c *dentry) kill() {
 }
 
 // walkNew walks to a name this file system just made and caches it.
+// In exclusive mode it fetches the directory's changed attributes at the
+// same time (the VFS stats the directory before every create in it, so
+// they are needed soon, and a concurrent request costs no extra latency).
 func (d *dentry) walkNew(name string) (*dentry, *p9.Attr, error) {
+	var refreshed chan struct{}
+	if d.fs().exclusive() {
+		refreshed = make(chan struct{})
+		go func() {
+			defer close(refreshed)
+			d.refresh()
+		}()
+	}
 	qids, fid, _, a, err := d.fid.WalkGetAttr(bg, []string{name})
+	if refreshed != nil {
+		<-refreshed
+	}
 	if err != nil {
 		return nil, nil, errno(err)
 	}

@@ -149,11 +149,10 @@ func Dial(sock *os.File, opts Options) (*FS, error) {
 }
 
 // Close releases the file system after its last unmount (no operation may
-// be in flight): it releases the
-// cached read-only handles, closes the connection if Dial made it (the
-// server then drops every fid), and otherwise clunks the fids of every
-// cached dentry. I/O on donated fds
-// keeps working; everything else fails.
+// be in flight): it releases the cached read-only handles, closes the
+// connection if Dial made it (the server then drops every fid), and
+// otherwise clunks the fids of every cached dentry. Files still open keep
+// their donated fds for I/O; everything else fails.
 func (f *FS) Close() error {
 	f.mu.Lock()
 	handles := f.handles

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -580,5 +581,56 @@ func TestHandleLimit(t *testing.T) {
 	}
 	if got := opened(); got > 2*1024+16 {
 		t.Errorf("%d opened fds after reading %d files", got, n)
+	}
+}
+
+// TestRoundTrips logs how many 9P requests common operations cost in each
+// mode (go test -v -run RoundTrips); the numbers are in docs/PERFORMANCE.md.
+func TestRoundTrips(t *testing.T) {
+	for _, mode := range modes {
+		dir := t.TempDir()
+		writeFile(t, dir+"/a/b/c/f", "data")
+		var c counter
+		v, ctx, _ := mountSock(t, c.proxy(t, serve(t, dir, false)), mode)
+		root := v.Root()
+		step := func(what string, run func() error) {
+			var err error
+			// Clunks are sent asynchronously: let them land so each
+			// operation is charged with its own.
+			n := c.count(func() {
+				err = run()
+				time.Sleep(20 * time.Millisecond)
+			})
+			must(t, err)
+			t.Logf("%-9s %-28s %d", mode, what, n)
+		}
+		stat := func() error { _, err := v.Stat(ctx, root, "a/b/c/f", 0); return err }
+		open := func(flags int) func() error {
+			return func() error {
+				fd, err := v.Open(ctx, root, "a/b/c/f", fs.OpenHow{Flags: flags})
+				if err == nil {
+					fd.Close()
+				}
+				return err
+			}
+		}
+		step("stat a/b/c/f (cold)", stat)
+		step("stat a/b/c/f (again)", stat)
+		step("open O_RDONLY (first)", open(unix.O_RDONLY))
+		step("open O_RDONLY (again)", open(unix.O_RDONLY))
+		step("open O_RDWR", open(unix.O_RDWR))
+		step("getdents a/b/c", func() error { names(t, v, ctx, "a/b/c"); return nil })
+		step("getdents a/b/c (again)", func() error { names(t, v, ctx, "a/b/c"); return nil })
+		step("mkdir a/b/c/d", func() error { return v.Mkdir(ctx, root, "a/b/c/d", 0o755) })
+		step("creat a/b/c/g", func() error {
+			fd, err := v.Open(ctx, root, "a/b/c/g", fs.OpenHow{Flags: unix.O_CREAT | unix.O_WRONLY, Mode: 0o644})
+			if err == nil {
+				fd.Close()
+			}
+			return err
+		})
+		step("chmod a/b/c/g", func() error { return v.Chmod(ctx, root, "a/b/c/g", 0o600, 0) })
+		step("rename g -> h", func() error { return v.Rename(ctx, root, "a/b/c/g", root, "a/b/c/h", 0) })
+		step("unlink a/b/c/h", func() error { return v.Unlink(ctx, root, "a/b/c/h") })
 	}
 }
