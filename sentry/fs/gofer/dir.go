@@ -383,6 +383,12 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 		src.parent, src.name = nd, newName
 		src.ino.invalidate()
 		nd.added(newName, src)
+		if !d.fs().client.Extended() {
+			// A standard server may name files by path (diod does):
+			// its fids of the moved file and everything under it now
+			// name nothing. Walk them again from their new names.
+			src.rewalk()
+		}
 	} else if nd.list != nil {
 		// Not cached: forget the new directory's listing rather than
 		// guess the entry.
@@ -391,4 +397,26 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 		nd.mu.Unlock()
 	}
 	return nil
+}
+
+// rewalk replaces the fids of d and its cached descendants with fresh walks
+// from their parents. A name that cannot be walked any more leaves its
+// dentry with the old fid.
+func (d *dentry) rewalk() {
+	if d.fid == nil || d.parent == nil || d.parent.fid == nil {
+		return
+	}
+	if _, fid, err := d.parent.fid.Walk(bg, []string{d.name}); err == nil {
+		d.fs().clunk(d.fid)
+		d.fid = fid
+	}
+	d.mu.Lock()
+	kids := make([]*dentry, 0, len(d.children))
+	for _, c := range d.children {
+		kids = append(kids, c)
+	}
+	d.mu.Unlock()
+	for _, c := range kids {
+		c.rewalk()
+	}
 }

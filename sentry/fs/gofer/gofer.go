@@ -79,8 +79,15 @@ func (m CacheMode) String() string {
 type Options struct {
 	// Cache is the caching mode (default Exclusive).
 	Cache CacheMode
-	// AName is the tree to attach to (the gofer ignores it).
+	// AName is the tree to attach to (the gofer ignores it; diod wants
+	// the exported path).
 	AName string
+	// UName and UID are who to attach as. The zero Options attach with
+	// UID NoUID, which our gofer takes as "create files as yourself" (the
+	// file system then chowns them to their creator); standard servers
+	// such as diod want a real user (UName "root", UID 0).
+	UName string
+	UID   *p9.UID
 	// Dev is the st_dev reported for every file; 0 picks a fresh anonymous
 	// device number.
 	Dev uint64
@@ -114,7 +121,11 @@ func New(c *p9.Client, opts Options) (*FS, error) {
 	if f.dev == 0 {
 		f.dev = fs.NewAnonDev()
 	}
-	fid, _, err := c.Attach(bg, "", p9.NoUID, opts.AName)
+	uid := p9.NoUID
+	if opts.UID != nil {
+		uid = *opts.UID
+	}
+	fid, _, err := c.Attach(bg, opts.UName, uid, opts.AName)
 	if err != nil {
 		return nil, errno(err)
 	}
