@@ -22,10 +22,23 @@ type FileDescription struct {
 	held   bool // the description keeps its mount busy
 }
 
-// hold makes the mount busy until Close.
+// Holder is implemented by dentries whose inode must outlive its last name
+// while a file description (even an O_PATH one) refers to it. Hold and
+// Release are called with the tree lock held for writing.
+type Holder interface {
+	Hold()
+	Release()
+}
+
+// hold makes the mount busy and keeps the inode alive until Close.
 func (fd *FileDescription) hold() {
 	fd.held = true
 	fd.loc.Mount.IncRef()
+	if h, ok := fd.loc.Dentry.(Holder); ok {
+		fd.loc.lock()
+		h.Hold()
+		fd.loc.unlock()
+	}
 }
 
 // Loc is where the file was opened.
@@ -128,16 +141,10 @@ func (fd *FileDescription) preadLocked(p []byte, off int64) (int, error) {
 func (fd *FileDescription) Write(p []byte) (int, error) {
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
-	off := fd.off
-	if fd.flags&unix.O_APPEND != 0 {
-		st, err := fd.Stat()
-		if err != nil {
-			return 0, err
-		}
-		off = st.Size
+	n, end, err := fd.writeLocked(p, fd.off)
+	if n > 0 {
+		fd.off = end
 	}
-	n, err := fd.pwriteLocked(p, off)
-	fd.off = off + int64(n)
 	return n, err
 }
 
@@ -148,31 +155,36 @@ func (fd *FileDescription) Pwrite(p []byte, off int64) (int, error) {
 	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
-	if fd.flags&unix.O_APPEND != 0 {
-		st, err := fd.Stat()
-		if err != nil {
-			return 0, err
-		}
-		off = st.Size
-	}
-	return fd.pwriteLocked(p, off)
+	n, _, err := fd.writeLocked(p, off)
+	return n, err
 }
 
-func (fd *FileDescription) pwriteLocked(p []byte, off int64) (int, error) {
+// writeLocked writes p at off, or at the end of an O_APPEND file, and
+// returns the offset after the data. Writing nothing changes nothing: not
+// the offset, not the set-id bits.
+func (fd *FileDescription) writeLocked(p []byte, off int64) (int, int64, error) {
 	if err := fd.writable(); err != nil {
-		return 0, err
+		return 0, off, err
 	}
 	f, err := fd.dataFile()
 	if err != nil {
-		return 0, err
+		return 0, off, err
 	}
 	if len(p) == 0 {
-		return 0, nil
+		return 0, off, nil
+	}
+	if fd.flags&unix.O_APPEND != 0 {
+		st, err := fd.Stat()
+		if err != nil {
+			return 0, off, err
+		}
+		off = st.Size
 	}
 	if err := fd.removePrivs(); err != nil {
-		return 0, err
+		return 0, off, err
 	}
-	return f.WriteAt(p, off)
+	n, err := f.WriteAt(p, off)
+	return n, off + int64(n), err
 }
 
 // removePrivs is file_remove_privs: writing disarms a set-id program.
@@ -320,11 +332,17 @@ func (fd *FileDescription) Close() error {
 		return unix.EBADF
 	}
 	fd.closed = true
+	var err error
+	if fd.impl != nil {
+		err = fd.impl.Close()
+	}
 	if fd.held {
+		if h, ok := fd.loc.Dentry.(Holder); ok {
+			fd.loc.lock()
+			h.Release()
+			fd.loc.unlock()
+		}
 		fd.loc.Mount.DecRef()
 	}
-	if fd.impl != nil {
-		return fd.impl.Close()
-	}
-	return nil
+	return err
 }

@@ -23,8 +23,9 @@ func (v *VFS) Open(ctx *Context, at Loc, path string, how OpenHow) (*FileDescrip
 	if flags&unix.O_PATH != 0 {
 		flags &= unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_PATH | unix.O_CLOEXEC
 	}
-	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		return nil, unix.EOPNOTSUPP
+	tmpfile := flags&oTmpfile != 0
+	if tmpfile && (flags&(unix.O_TMPFILE|unix.O_CREAT) != unix.O_TMPFILE || flags&unix.O_ACCMODE == unix.O_RDONLY) {
+		return nil, unix.EINVAL
 	}
 	if flags&(unix.O_CREAT|unix.O_DIRECTORY) == unix.O_CREAT|unix.O_DIRECTORY {
 		return nil, unix.EINVAL
@@ -38,6 +39,9 @@ func (v *VFS) Open(ctx *Context, at Loc, path string, how OpenHow) (*FileDescrip
 		err     error
 	)
 	o := resolveOpts{follow: flags&unix.O_NOFOLLOW == 0, resolve: how.Resolve}
+	if tmpfile {
+		return v.openTmpfile(ctx, at, path, flags, how.Mode, o)
+	}
 	if flags&unix.O_CREAT != 0 {
 		loc, created, err = v.openCreate(ctx, at, path, flags, how.Mode, o)
 	} else {
@@ -47,6 +51,59 @@ func (v *VFS) Open(ctx *Context, at Loc, path string, how OpenHow) (*FileDescrip
 		return nil, err
 	}
 	return v.openLoc(ctx, loc, flags, created)
+}
+
+// oTmpfile is O_TMPFILE without the O_DIRECTORY that comes with it.
+const oTmpfile = unix.O_TMPFILE &^ unix.O_DIRECTORY
+
+// TmpfileCreator is implemented by directories of file systems that
+// support O_TMPFILE.
+type TmpfileCreator interface {
+	// CreateTmpfile makes a regular file without a name (nlink 0) in the
+	// directory. linkable says whether Link may give it one later.
+	CreateTmpfile(a *CreateAttrs, linkable bool) (Dentry, error)
+}
+
+// Linkable is implemented by the dentries of unnamed files that Link may
+// name (an O_TMPFILE file opened without O_EXCL, until it is linked).
+type Linkable interface {
+	Linkable() bool
+}
+
+// openTmpfile is do_tmpfile: an unnamed regular file in the directory
+// path names.
+func (v *VFS) openTmpfile(ctx *Context, at Loc, path string, flags int, mode uint32, o resolveOpts) (*FileDescription, error) {
+	dir, err := v.resolve(ctx, at, path, o)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := v.stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !dst.IsDir() {
+		return nil, unix.ENOTDIR
+	}
+	if dir.Mount.readOnly() {
+		return nil, unix.EROFS
+	}
+	dir.lock()
+	if dst, err = dir.Dentry.Stat(); err == nil {
+		err = permission(ctx.Creds, &dst, mayWrite|mayExec)
+	}
+	var d Dentry
+	if err == nil {
+		if tc, ok := dir.Dentry.(TmpfileCreator); ok {
+			d, err = tc.CreateTmpfile(newAttrs(ctx.Creds, &dst, unix.S_IFREG|mode&0o7777, ctx.Umask), flags&unix.O_EXCL == 0)
+		} else {
+			err = unix.EOPNOTSUPP
+		}
+	}
+	dir.unlock()
+	if err != nil {
+		return nil, err
+	}
+	return v.openLoc(ctx, Loc{dir.Mount, d}, flags&^(unix.O_TMPFILE|unix.O_EXCL), true)
 }
 
 // openCreate resolves path for O_CREAT: it follows a final symlink (unless

@@ -186,7 +186,9 @@ func (v *VFS) Link(ctx *Context, oldAt Loc, oldPath string, newAt Loc, newPath s
 			return unix.EPERM
 		}
 		if st.Nlink == 0 {
-			return unix.ENOENT
+			if l, ok := old.Dentry.(Linkable); !ok || !l.Linkable() {
+				return unix.ENOENT
+			}
 		}
 		_, err := dir.Dentry.Link(name, old.Dentry)
 		return err

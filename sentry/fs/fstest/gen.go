@@ -44,7 +44,7 @@ var weights = [numKinds]int{
 	OpTruncate: 3, OpSetxattr: 5, OpGetxattr: 3, OpListxattr: 2, OpRemovexattr: 2, OpAccess: 3,
 	OpGetdents: 3, OpStatfs: 1,
 	OpFdOpen: 6, OpFdRead: 3, OpFdWrite: 4, OpFdSeek: 2, OpFdTruncate: 2, OpFdStat: 2, OpFdGetdents: 2,
-	OpFdChmod: 1, OpFdChown: 1, OpFdClose: 2,
+	OpFdChmod: 1, OpFdChown: 1, OpFdClose: 2, OpFdLink: 1,
 }
 
 var totalWeight = func() int {
@@ -164,12 +164,19 @@ func (g *Generator) Op() Op {
 		if g.chance(0.05) {
 			op.Flags = unix.O_PATH | op.Flags&(unix.O_NOFOLLOW|unix.O_DIRECTORY)
 		}
+		if g.chance(0.1) {
+			// O_TMPFILE, now and then with a flag that makes it invalid.
+			op.Flags = unix.O_TMPFILE | []int{unix.O_WRONLY, unix.O_RDWR, unix.O_RDWR, unix.O_RDONLY, 3}[g.pick(5)]
+			op.Flags |= []int{0, 0, 0, unix.O_EXCL, unix.O_CREAT, unix.O_NOFOLLOW}[g.pick(6)]
+		}
 		op.Mode = g.mode()
 		g.slotCred[op.Slot] = op.Cred
 	}
 	if k > OpFdOpen {
 		op.Slot = g.pick(Slots)
-		op.Cred, op.Path = g.slotCred[op.Slot], ""
+		if k != OpFdLink {
+			op.Cred, op.Path = g.slotCred[op.Slot], ""
+		}
 		op.Off = -1
 		switch k {
 		case OpFdRead:

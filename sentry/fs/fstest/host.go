@@ -385,13 +385,14 @@ func (h *Host) runFD(op *Op) (Result, error) {
 		}
 		r.Writes = []int{n}
 	case OpFdSeek:
+		var st unix.Stat_t
+		isDir := unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if isDir && dirSeekSkipped(op) {
+			return Result{Skip: true}, nil
+		}
 		var pos int64
-		if pos, err = unix.Seek(fd, op.Off, op.Flags); err == nil {
-			var st unix.Stat_t
-			// Directory offsets are each file system's own business.
-			if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				r.Writes = []int{int(pos)}
-			}
+		if pos, err = unix.Seek(fd, op.Off, op.Flags); err == nil && !isDir {
+			r.Writes = []int{int(pos)}
 		}
 	case OpFdTruncate:
 		err = unix.Ftruncate(fd, op.Size)
@@ -419,10 +420,20 @@ func (h *Host) runFD(op *Op) (Result, error) {
 	case OpFdClose:
 		err = unix.Close(fd)
 		h.fds[op.Slot] = -1
+	case OpFdLink:
+		err = unix.Linkat(fd, "", unix.AT_FDCWD, op.Path, unix.AT_EMPTY_PATH)
 	default:
 		panic(fmt.Sprintf("unknown op %d", op.Kind))
 	}
 	return r, err
+}
+
+// dirSeekSkipped reports whether an lseek of a directory goes to an offset
+// that only means something to one file system: directory offsets are each
+// file system's own, so only a rewind, SEEK_CUR 0 and the invalid whences
+// are compared.
+func dirSeekSkipped(op *Op) bool {
+	return (op.Flags == unix.SEEK_SET && op.Off > 0) || (op.Flags == unix.SEEK_CUR && op.Off != 0)
 }
 
 // utimesArg is utimensat's times argument for a TimesX selector.

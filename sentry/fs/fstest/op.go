@@ -54,6 +54,7 @@ const (
 	OpFdChmod    // fchmod(2)
 	OpFdChown    // fchown(2)
 	OpFdClose
+	OpFdLink // linkat(fd, "", AT_FDCWD, Path, AT_EMPTY_PATH): names an O_TMPFILE file
 	numKinds
 )
 
@@ -64,7 +65,7 @@ var kindNames = [...]string{
 	"mkdir", "mknod", "open", "symlink", "link", "unlink", "rmdir", "rename", "stat", "lstat",
 	"readlink", "chmod", "chown", "utimensat", "truncate", "setxattr", "getxattr", "listxattr",
 	"removexattr", "faccessat2", "getdents", "statfs", "readfile",
-	"open", "read", "write", "lseek", "ftruncate", "fstat", "getdents", "fchmod", "fchown", "close",
+	"open", "read", "write", "lseek", "ftruncate", "fstat", "getdents", "fchmod", "fchown", "close", "linkat",
 }
 
 func (k Kind) String() string { return kindNames[k] }
@@ -220,6 +221,8 @@ func (o *Op) String() string {
 		s = fmt.Sprintf("fchmod(fd%d, %#o)", o.Slot, o.Mode)
 	case OpFdChown:
 		s = fmt.Sprintf("fchown(fd%d, %d, %d)", o.Slot, o.UID, o.GID)
+	case OpFdLink:
+		s = fmt.Sprintf("linkat(fd%d, \"\", %q, AT_EMPTY_PATH)", o.Slot, p)
 	case OpFdStat, OpFdGetdents, OpFdClose:
 		s = fmt.Sprintf("%s(fd%d)", o.Kind, o.Slot)
 	}
@@ -265,7 +268,8 @@ func openFlags(f int) string {
 		f    int
 		name string
 	}{{unix.O_CREAT, "O_CREAT"}, {unix.O_EXCL, "O_EXCL"}, {unix.O_TRUNC, "O_TRUNC"}, {unix.O_APPEND, "O_APPEND"},
-		{unix.O_NOFOLLOW, "O_NOFOLLOW"}, {unix.O_DIRECTORY, "O_DIRECTORY"}} {
+		{unix.O_NOFOLLOW, "O_NOFOLLOW"}, {unix.O_DIRECTORY, "O_DIRECTORY"}, {unix.O_TMPFILE &^ unix.O_DIRECTORY, "O_TMPFILE"},
+		{unix.O_PATH, "O_PATH"}} {
 		if f&b.f != 0 {
 			n = append(n, b.name)
 		}

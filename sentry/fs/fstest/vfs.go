@@ -215,11 +215,14 @@ func (x *VFS) runFD(ctx *fs.Context, op *Op) (Result, error) {
 		}
 		r.Writes = []int{n}
 	case OpFdSeek:
+		st, serr := fd.Stat()
+		isDir := serr == nil && st.IsDir()
+		if isDir && dirSeekSkipped(op) {
+			return Result{Skip: true}, nil
+		}
 		var pos int64
-		if pos, err = fd.Seek(op.Off, op.Flags); err == nil {
-			if st, serr := fd.Stat(); serr == nil && !st.IsDir() {
-				r.Writes = []int{int(pos)}
-			}
+		if pos, err = fd.Seek(op.Off, op.Flags); err == nil && !isDir {
+			r.Writes = []int{int(pos)}
 		}
 	case OpFdTruncate:
 		err = fd.Truncate(op.Size)
@@ -249,6 +252,8 @@ func (x *VFS) runFD(ctx *fs.Context, op *Op) (Result, error) {
 	case OpFdClose:
 		err = fd.Close()
 		x.fds[op.Slot] = nil
+	case OpFdLink:
+		err = x.V.Link(ctx, fd.Loc(), "", x.V.Root(), op.Path, unix.AT_EMPTY_PATH)
 	}
 	return r, err
 }

@@ -210,6 +210,16 @@ func (r *regularFile) pageAllocated(off int64) bool {
 	return err == nil && next == page
 }
 
+// Hold implements fs.Holder: an open file keeps its inode.
+func (d *dentry) Hold() { d.inode.opens.Add(1) }
+
+// Release implements fs.Holder.
+func (d *dentry) Release() {
+	if d.inode.opens.Add(-1) == 0 && d.inode.nlink == 0 {
+		d.inode.releaseIfUnused(d.fs)
+	}
+}
+
 // Sync implements fs.File.
 func (r *regularFile) Sync() error { return nil }
 

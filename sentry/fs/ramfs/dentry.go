@@ -2,6 +2,7 @@ package ramfs
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -224,10 +225,12 @@ func (d *dentry) Link(name string, target fs.Dentry) (fs.Dentry, error) {
 	if _, ok := dir.children[name]; ok {
 		return nil, unix.EEXIST
 	}
-	if !d.fs.reserveIspace(inodeSpace) {
+	// Naming an O_TMPFILE file uses the space its inode already has.
+	if t.inode.nlink > 0 && !d.fs.reserveIspace(inodeSpace) {
 		return nil, unix.ENOSPC
 	}
 	now := fs.Now()
+	t.inode.linkable = false
 	t.inode.nlink++
 	t.inode.ctime = now
 	c := &dentry{fs: d.fs, parent: d, name: strings.Clone(name), inode: t.inode}
@@ -235,6 +238,24 @@ func (d *dentry) Link(name string, target fs.Dentry) (fs.Dentry, error) {
 	d.touchDir(now)
 	return c, nil
 }
+
+// CreateTmpfile implements fs.TmpfileCreator.
+func (d *dentry) CreateTmpfile(a *fs.CreateAttrs, linkable bool) (fs.Dentry, error) {
+	if _, err := d.dirOf(); err != nil {
+		return nil, err
+	}
+	if !d.fs.reserveIspace(inodeSpace) {
+		return nil, unix.ENOSPC
+	}
+	ino := d.fs.newInode(a.Mode, a.UID, a.GID, fs.Now())
+	ino.nlink = 0
+	ino.linkable = linkable
+	// Linux names it "#<ino>" in the directory without entering it there.
+	return &dentry{fs: d.fs, parent: d, name: "#" + strconv.FormatUint(ino.ino, 10), inode: ino}, nil
+}
+
+// Linkable implements fs.Linkable.
+func (d *dentry) Linkable() bool { return d.inode.linkable }
 
 // Unlink implements fs.Dentry.
 func (d *dentry) Unlink(name string) error {

@@ -157,6 +157,7 @@ type inode struct {
 	dataMu     sync.Mutex // guards data creation and release
 	removedDir bool
 	freed      bool // the inode's space went back to the file system
+	linkable   bool // an O_TMPFILE file that Link may still name
 }
 
 // dirData is a directory's entries. order lists them by cookie (the
