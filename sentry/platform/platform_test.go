@@ -35,7 +35,7 @@ type testHandler struct {
 	execed  int
 }
 
-func newHandler(t *testing.T) *testHandler {
+func newHandler(t testing.TB) *testHandler {
 	dir := t.TempDir()
 	files := map[string]string{"hello": "hello world\n", "other": "another file\n"}
 	for k := 0; k < 64; k++ {
