@@ -38,7 +38,9 @@ type dentry struct {
 	// Changed only under the VFS write lock.
 	parent *dentry
 	name   string
-	fid    *p9.Fid // nil once dead
+	fid    *p9.Fid // nil once dead and not held
+	dead   bool    // its name went away
+	holds  int     // fs.Holder references (open file descriptions)
 
 	mu       sync.Mutex
 	children map[string]*dentry

@@ -192,7 +192,9 @@ func (d *dentry) removed(name string) *dentry {
 }
 
 // kill marks c dead after its name went away: it keeps its attributes, with
-// one link fewer (none for a directory), for whoever still holds it.
+// one link fewer (none for a directory), for whoever still holds it. A held
+// dentry (an open file description refers to it) keeps its fid until its
+// last Release, as the inode stays reachable through it on Linux.
 func (c *dentry) kill() {
 	i := c.ino
 	i.mu.Lock()
@@ -204,16 +206,32 @@ func (c *dentry) kill() {
 	// Other names of the file fetch the new count; this one keeps st.
 	i.valid, i.fresh = false, 0
 	i.gen++
-	gone := i.st.Nlink == 0
 	i.mu.Unlock()
-	if gone {
-		// Let the host free the file.
-		i.dropHandle()
-	}
+	c.dead = true
 	c.fs().release(i)
+	if c.holds == 0 {
+		c.drop()
+	}
+}
+
+// drop releases a dead dentry's fid, and the inode's cached handle once the
+// file has neither a name nor an open file: the host may then free it.
+func (c *dentry) drop() {
 	if c.fid != nil {
 		c.fs().clunk(c.fid)
 		c.fid = nil
+	}
+	c.ino.dropHandleIfGone()
+}
+
+// Hold implements fs.Holder.
+func (c *dentry) Hold() { c.holds++ }
+
+// Release implements fs.Holder.
+func (c *dentry) Release() {
+	c.holds--
+	if c.holds == 0 && c.dead {
+		c.drop()
 	}
 }
 

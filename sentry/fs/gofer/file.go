@@ -69,6 +69,17 @@ func (h *handle) release() {
 	h.fs.clunk(h.fid)
 }
 
+// dropHandleIfGone releases the inode's cached handle once the file has
+// neither a name nor an open file.
+func (i *inode) dropHandleIfGone() {
+	i.mu.Lock()
+	gone := i.st.Nlink == 0 && len(i.files) == 0
+	i.mu.Unlock()
+	if gone {
+		i.dropHandle()
+	}
+}
+
 // dropHandle releases the inode's cached handle, if any.
 func (i *inode) dropHandle() {
 	i.mu.Lock()
@@ -252,6 +263,7 @@ func (f *file) Close() error {
 		i.gen++
 	}
 	i.mu.Unlock()
+	i.dropHandleIfGone()
 	if f.host != nil {
 		f.host.Close()
 	}

@@ -32,8 +32,6 @@
 // No lock of this package is held across a 9P round trip.
 //
 // Invariants:
-//   - A dentry's parent, name and fid change only under the VFS write lock
-//     (Rename, Unlink, Rmdir); queries may read them without locking.
 //   - dentry.mu guards what queries fill in concurrently: children,
 //     negative, listing and the symlink target.
 //   - inode.mu guards the attribute cache and the set of open files; an
@@ -41,8 +39,12 @@
 //     generation is still g, so an invalidation racing with a fetch wins.
 //   - FS.mu guards the inode table and inode reference counts. An inode is
 //     in the table while a live dentry refers to it.
-//   - A dead dentry (unlinked, removed, renamed over) has a nil fid and
-//     keeps its last attributes (with the link count dropped).
+//   - A dentry's parent, name, fid, dead and holds change only under the
+//     VFS write lock (Rename, Unlink, Rmdir, fs.Holder's Hold and Release);
+//     queries may read them without locking.
+//   - A dead dentry (unlinked, removed, renamed over) keeps its fid while
+//     held, then has a nil fid and keeps its last attributes (with the
+//     link count dropped).
 package gofer
 
 import (
