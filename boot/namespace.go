@@ -2,6 +2,7 @@ package boot
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -205,6 +206,11 @@ func (n *Namespace) mountOne(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundT
 		if err != nil {
 			return fmt.Errorf("tmpfs mount %q: %w", dst, err)
 		}
+		if o.SizeBytes > 0 {
+			if o.DataDir, err = hostTmpfs(o.SizeBytes); err != nil {
+				return fmt.Errorf("tmpfs mount %q: %w", dst, err)
+			}
+		}
 		if dst == "/dev" {
 			return mountDev(v, ctx, dst, &o)
 		}
@@ -330,4 +336,25 @@ func mkdirAll(v *fs.VFS, ctx *fs.Context, p string) error {
 		}
 	}
 	return nil
+}
+
+// hostTmpfs mounts a host tmpfs of the given size for a sized tmpfs
+// mount's data and returns its directory. The mount is detached at once:
+// only the returned fd keeps it, so nothing of it shows on the host.
+func hostTmpfs(size uint64) (*os.File, error) {
+	dir, err := os.MkdirTemp("", "runsc-tmpfs-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(dir)
+	data := fmt.Sprintf("size=%d,mode=0700", size)
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
+		return nil, fmt.Errorf("host tmpfs for a size limit: %w", err)
+	}
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	unix.Unmount(dir, unix.MNT_DETACH)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }

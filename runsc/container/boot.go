@@ -150,15 +150,18 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintln(ready, "ready")
-	ready.Close()
+	// Open the start FIFO before saying ready, so start finds a reader.
+	// O_RDWR never blocks and keeps the FIFO from reading EOF until start
+	// writes.
 	dir, _ := r.dir(id)
 	fifo := filepath.Join(dir, fifoName)
-	f, err := os.OpenFile(fifo, os.O_RDONLY, 0)
+	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
 	if err != nil {
 		sb.Close()
 		return nil, nil, err
 	}
+	fmt.Fprintln(ready, "ready")
+	ready.Close()
 	var b [1]byte
 	_, err = f.Read(b[:])
 	f.Close()

@@ -13,8 +13,17 @@ import (
 // a tmpfs can be.
 const mfdExec = 0x10
 
-// newMemfd makes the host file that holds a regular file's data.
-func newMemfd() (*os.File, error) {
+// newData makes the host file that holds a regular file's data: an
+// unnamed file in DataDir if the file system has one (so the host enforces
+// its size on the program's native writes too), else a memfd.
+func (f *FS) newData() (*os.File, error) {
+	if f.opts.DataDir != nil {
+		fd, err := unix.Openat(int(f.opts.DataDir.Fd()), ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o700)
+		if err != nil {
+			return nil, err
+		}
+		return os.NewFile(uintptr(fd), "tmpfile:ramfs"), nil
+	}
 	fd, err := unix.MemfdCreate("ramfs", unix.MFD_CLOEXEC|mfdExec)
 	if err == unix.EINVAL {
 		fd, err = unix.MemfdCreate("ramfs", unix.MFD_CLOEXEC)
@@ -30,13 +39,13 @@ func procFD(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd
 
 // dataFile returns the inode's memfd, creating it on first use with the
 // inode's times so they carry over.
-func (i *inode) dataFile() (*os.File, error) {
+func (i *inode) dataFile(fsys *FS) (*os.File, error) {
 	i.dataMu.Lock()
 	defer i.dataMu.Unlock()
 	if i.data != nil {
 		return i.data, nil
 	}
-	f, err := newMemfd()
+	f, err := fsys.newData()
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +126,7 @@ func (d *dentry) setSize(size int64) error {
 	if size == 0 && i.data == nil {
 		return nil
 	}
-	data, err := i.dataFile()
+	data, err := i.dataFile(d.fs)
 	if err != nil {
 		return err
 	}
@@ -132,7 +141,7 @@ func (d *dentry) Open(flags int) (fs.File, error) {
 	if d.inode.mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, nil
 	}
-	data, err := d.inode.dataFile()
+	data, err := d.inode.dataFile(d.fs)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,12 @@ type Options struct {
 	UID, GID  uint32 // owner of the root directory
 	MaxPages  uint64 // 0: unlimited
 	MaxInodes uint64 // 0: unlimited
+	// DataDir, if set, is a host directory (a host tmpfs mounted with the
+	// size limit) where file data lives instead of in memfds: the program
+	// writes to its fds natively, so only the host can refuse a write
+	// past the limit. MaxPages is then left to the host, and statfs
+	// reports its numbers.
+	DataDir *os.File
 }
 
 // FS is one ramfs instance.
@@ -79,7 +85,13 @@ func (f *FS) Type() string { return f.opts.Type }
 // StatFS implements fs.Filesystem.
 func (f *FS) StatFS() (fs.Statfs, error) {
 	s := fs.Statfs{Type: f.opts.Magic, Bsize: PageSize, Frsize: PageSize, Namelen: fs.NameMax}
-	if f.opts.MaxPages > 0 {
+	if f.opts.DataDir != nil {
+		var hs unix.Statfs_t
+		if err := unix.Fstatfs(int(f.opts.DataDir.Fd()), &hs); err != nil {
+			return fs.Statfs{}, err
+		}
+		s.Blocks, s.Bfree, s.Bavail = hs.Blocks, hs.Bfree, hs.Bavail
+	} else if f.opts.MaxPages > 0 {
 		used := uint64(max(f.pages.Load(), 0))
 		s.Blocks = f.opts.MaxPages
 		s.Bfree = f.opts.MaxPages - min(used, f.opts.MaxPages)

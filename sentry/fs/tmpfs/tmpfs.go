@@ -4,6 +4,7 @@ package tmpfs
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,10 @@ type Options struct {
 	UID, GID  uint32
 	SizeBytes uint64 // rounded up to pages; half of RAM by default
 	NrInodes  uint64 // half of RAM's pages by default
+	// DataDir, if set, is a host tmpfs mounted with this size where file
+	// data lives, so that the program's native writes are limited too
+	// (see ramfs.Options.DataDir).
+	DataDir *os.File
 	// Unlimited lifts the size and inode limits (size=0, nr_inodes=0).
 	UnlimitedSize, UnlimitedInodes bool
 	modeSet                        bool
@@ -118,6 +123,9 @@ func New(o Options) *ramfs.FS {
 			size = ram / 2
 		}
 		ro.MaxPages = (size + ramfs.PageSize - 1) / ramfs.PageSize
+		if o.DataDir != nil {
+			ro.DataDir, ro.MaxPages = o.DataDir, 0
+		}
 	}
 	if !o.UnlimitedInodes {
 		ro.MaxInodes = o.NrInodes

@@ -1,0 +1,287 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	runscOnce sync.Once
+	runscPath string
+	runscErr  error
+)
+
+// runscBin builds bin/runsc the way the Makefile does (static, no cgo:
+// the gofer's confinement needs that) into a temporary directory.
+func runscBin(t *testing.T) string {
+	t.Helper()
+	runscOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "runsc-e2e-")
+		if err != nil {
+			runscErr = err
+			return
+		}
+		runscPath = filepath.Join(dir, "runsc")
+		cmd := exec.Command("go", "build", "-o", runscPath, "runsc.dev/runsc/runsc")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			runscErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if runscErr != nil {
+		t.Fatal(runscErr)
+	}
+	return runscPath
+}
+
+// bundle makes an OCI bundle over a busybox root running args.
+func bundle(t *testing.T, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	rootfs := busyboxRoot(t)
+	spec := map[string]any{
+		"ociVersion": "1.0.2",
+		"process": map[string]any{
+			"terminal": false, "args": args, "cwd": "/",
+			"env":  []string{"PATH=/bin"},
+			"user": map[string]any{"uid": 0, "gid": 0},
+		},
+		"root":     map[string]any{"path": rootfs},
+		"hostname": "sandbox",
+		"mounts": []map[string]any{
+			{"destination": "/proc", "type": "proc", "source": "proc"},
+			{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "mode=755"}},
+			{"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": []string{"size=1m"}},
+		},
+		"linux": map[string]any{"namespaces": []map[string]any{{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}}},
+	}
+	b, _ := json.Marshal(spec)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type runscCmd struct {
+	t    *testing.T
+	bin  string
+	root string
+}
+
+func newRunsc(t *testing.T) *runscCmd {
+	requireRoot(t)
+	r := &runscCmd{t: t, bin: runscBin(t), root: t.TempDir()}
+	t.Cleanup(func() {
+		out, _ := r.run("list", "--quiet")
+		for _, id := range strings.Fields(out) {
+			r.run("delete", "--force", id)
+		}
+	})
+	return r
+}
+
+// run runs runsc with args and returns stdout+stderr and the exit code.
+func (r *runscCmd) run(args ...string) (string, int) {
+	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
+	// A file, not a pipe: a detached sandbox keeps its stdio open, and
+	// waiting for a pipe's end would wait for the container.
+	out, err := os.CreateTemp(r.t.TempDir(), "out")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out.Name())
+	return string(b), code
+}
+
+func (r *runscCmd) status(id string) string {
+	out, code := r.run("state", id)
+	if code != 0 {
+		return "error: " + out
+	}
+	var st struct{ Status string }
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		r.t.Fatalf("state %s: %v: %q", id, err, out)
+	}
+	return st.Status
+}
+
+func TestRunExitStatus(t *testing.T) {
+	r := newRunsc(t)
+	for _, tc := range []struct {
+		script string
+		want   string
+		code   int
+	}{
+		{`echo hi from $(hostname)`, "hi from sandbox\n", 0},
+		{`exit 1`, "", 1},
+		{`kill -KILL $$`, "", 137},
+		{`echo full > /run/f && dd if=/dev/zero of=/run/big bs=4096 count=1000 2>/dev/null; echo $?`, "1\n", 0},
+	} {
+		out, code := r.run("run", "--bundle", bundle(t, "/bin/sh", "-c", tc.script), "c")
+		if out != tc.want || code != tc.code {
+			t.Errorf("run %q: output %q code %d, want %q %d", tc.script, out, code, tc.want, tc.code)
+		}
+	}
+	if out, _ := r.run("list", "--quiet"); out != "" {
+		t.Errorf("containers left after run: %q", out)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/sh", "-c", `trap "exit 3" TERM; while true; do sleep 0.05; done`)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	if out, code := r.run("create", "--bundle", b, "--pid-file", pidFile, "c1"); code != 0 {
+		t.Fatalf("create: %s", out)
+	}
+	if got := r.status("c1"); got != "created" {
+		t.Fatalf("after create: %s", got)
+	}
+	if pid, err := os.ReadFile(pidFile); err != nil || len(pid) == 0 {
+		t.Fatalf("pid file: %q %v", pid, err)
+	}
+	if out, code := r.run("create", "--bundle", b, "c1"); code == 0 || !strings.Contains(out, "already exists") {
+		t.Errorf("second create of c1: %q %d", out, code)
+	}
+	if out, code := r.run("start", "c1"); code != 0 {
+		t.Fatalf("start: %s", out)
+	}
+	if got := r.status("c1"); got != "running" {
+		t.Fatalf("after start: %s", got)
+	}
+	if _, code := r.run("start", "c1"); code == 0 {
+		t.Error("second start succeeded")
+	}
+	if out, code := r.run("delete", "c1"); code == 0 || !strings.Contains(out, "running") {
+		t.Errorf("delete of a running container: %q %d", out, code)
+	}
+	if out, code := r.run("ps", "--format", "json", "c1"); code != 0 || !strings.HasPrefix(out, "[") || out == "[]\n" {
+		t.Errorf("ps: %q %d", out, code)
+	}
+	if out, code := r.run("kill", "c1", "TERM"); code != 0 {
+		t.Fatalf("kill: %s", out)
+	}
+	waitStatus(t, r, "c1", "stopped")
+	if out, code := r.run("delete", "c1"); code != 0 {
+		t.Fatalf("delete: %s", out)
+	}
+	if out, code := r.run("state", "c1"); code == 0 || !strings.Contains(out, "does not exist") {
+		t.Errorf("state after delete: %q %d", out, code)
+	}
+}
+
+func waitStatus(t *testing.T, r *runscCmd, id, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := r.status(id)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %s, want %s", id, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestTwoContainers(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/sh", "-c", "sleep 30")
+	for _, id := range []string{"a", "b"} {
+		if out, code := r.run("run", "--detach", "--bundle", b, id); code != 0 {
+			t.Fatalf("run %s: %s", id, out)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		if got := r.status(id); got != "running" {
+			t.Errorf("%s: %s", id, got)
+		}
+	}
+	if out, code := r.run("delete", "--force", "a"); code != 0 {
+		t.Fatal(out)
+	}
+	if got := r.status("b"); got != "running" {
+		t.Errorf("b after deleting a: %s", got)
+	}
+	if out, code := r.run("delete", "--force", "b"); code != 0 {
+		t.Fatal(out)
+	}
+}
+
+func TestBadBundles(t *testing.T) {
+	r := newRunsc(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte("{\n  \"process\": {\"args\": [\"sh\"],\n  }\n}"), 0o644)
+	out, code := r.run("create", "--bundle", dir, "bad")
+	if code == 0 || !strings.Contains(out, "config.json:3:") {
+		t.Errorf("malformed config.json: %q %d", out, code)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"process": {"args": "sh", "cwd": "/"}, "root": {"path": "rootfs"}}`), 0o644)
+	out, code = r.run("create", "--bundle", dir, "bad")
+	if code == 0 || !strings.Contains(out, "process.args") {
+		t.Errorf("wrong type: %q %d", out, code)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "nonexistent"}}`), 0o644)
+	out, code = r.run("create", "--bundle", dir, "bad")
+	if code == 0 || !strings.Contains(out, "nonexistent") {
+		t.Errorf("missing rootfs: %q %d", out, code)
+	}
+	if out, _ := r.run("list", "--quiet"); out != "" {
+		t.Errorf("state left behind: %q", out)
+	}
+	if ents, _ := os.ReadDir(r.root); len(ents) != 0 {
+		t.Errorf("state directory not empty: %v", ents)
+	}
+}
+
+// TestRmRfRoot is seed 002's demonstration: rm -rf / inside the sandbox
+// removes everything it can see, and the host's tree is untouched.
+func TestRmRfRoot(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/busybox", "sh", "-c", `/bin/busybox rm -rf / 2>/dev/null; /bin/busybox ls / 2>&1; echo rc=$?`)
+	var spec struct{ Root struct{ Path string } }
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(data, &spec)
+	before := treeDigest(t, spec.Root.Path)
+	out, _ := r.run("run", "--bundle", b, "rm")
+	if !strings.Contains(out, "not found") && !strings.Contains(out, "rc=") {
+		t.Logf("output: %q", out)
+	}
+	if after := treeDigest(t, spec.Root.Path); after != before {
+		t.Fatalf("host rootfs changed by rm -rf / in the sandbox")
+	}
+}
+
+// treeDigest summarises a host tree: every path, mode, size and content.
+func treeDigest(t *testing.T, root string) string {
+	var b strings.Builder
+	filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v %d\n", p, info.Mode(), info.Size())
+		if info.Mode().IsRegular() {
+			data, _ := os.ReadFile(p)
+			fmt.Fprintf(&b, "%x\n", len(data))
+		}
+		return nil
+	})
+	return b.String()
+}
