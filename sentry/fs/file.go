@@ -2,6 +2,7 @@ package fs
 
 import (
 	"io"
+	"math"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -286,14 +287,29 @@ func (fd *FileDescription) Getdents(emit func(DirEntry) bool) error {
 		}
 		fd.off = 2
 	}
-	return loc.Dentry.Readdir(fd.off, func(e DirEntry) bool {
+	if fd.off == endOfDir {
+		return nil
+	}
+	more := true
+	err = loc.Dentry.Readdir(fd.off, func(e DirEntry) bool {
 		if !emit(e) {
+			more = false
 			return false
 		}
 		fd.off = e.Off
 		return true
 	})
+	if err == nil && more {
+		fd.off = endOfDir
+	}
+	return err
 }
+
+// endOfDir is the offset of a directory description that has read to the
+// end: entries created later are not returned until it is rewound, as in
+// Linux's tmpfs (DIR_OFFSET_EOD), so a loop that creates entries while
+// listing ends.
+const endOfDir = math.MaxInt64
 
 // Truncate is ftruncate(2).
 func (fd *FileDescription) Truncate(size int64) error {

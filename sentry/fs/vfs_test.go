@@ -668,3 +668,67 @@ func TestStubs(t *testing.T) {
 		}
 	}
 }
+
+func TestTmpfile(t *testing.T) {
+	n := newNS(t)
+	n.must(n.v.Mkdir(n.ctx, n.root(), "d", 0o755))
+	n.file("f", "")
+	for _, c := range []struct {
+		path  string
+		flags int
+		want  unix.Errno
+	}{
+		{"d", unix.O_TMPFILE | unix.O_RDONLY, unix.EINVAL},
+		{"d", unix.O_TMPFILE | unix.O_RDWR | unix.O_CREAT, unix.EINVAL},
+		{"d", unix.O_TMPFILE&^unix.O_DIRECTORY | unix.O_RDWR, unix.EINVAL},
+		{"f", unix.O_TMPFILE | unix.O_RDWR, unix.ENOTDIR},
+		{"nowhere", unix.O_TMPFILE | unix.O_RDWR, unix.ENOENT},
+	} {
+		_, err := n.v.Open(n.ctx, n.root(), c.path, fs.OpenHow{Flags: c.flags, Mode: 0o600})
+		wantErr(t, fmt.Sprintf("open(%q, %#x)", c.path, c.flags), err, c.want)
+	}
+	fd, err := n.v.Open(n.ctx, n.root(), "d", fs.OpenHow{Flags: unix.O_TMPFILE | unix.O_RDWR, Mode: 0o640})
+	n.must(err)
+	if _, err := fd.Write([]byte("tmp")); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := fd.Stat()
+	if st.Nlink != 0 || st.Mode != unix.S_IFREG|0o640 || st.Size != 3 {
+		t.Errorf("tmpfile stat %+v", st)
+	}
+	wantErr(t, "link", n.v.Link(n.ctx, fd.Loc(), "", n.root(), "d/named", unix.AT_EMPTY_PATH), 0)
+	n.must(n.v.Unlink(n.ctx, n.root(), "d/named"))
+	wantErr(t, "link after the name is gone", n.v.Link(n.ctx, fd.Loc(), "", n.root(), "d/again", unix.AT_EMPTY_PATH), unix.ENOENT)
+	fd.Close()
+	fd, err = n.v.Open(n.ctx, n.root(), "d", fs.OpenHow{Flags: unix.O_TMPFILE | unix.O_WRONLY | unix.O_EXCL, Mode: 0o600})
+	n.must(err)
+	wantErr(t, "link of an O_EXCL tmpfile", n.v.Link(n.ctx, fd.Loc(), "", n.root(), "d/x", unix.AT_EMPTY_PATH), unix.ENOENT)
+	fd.Close()
+}
+
+// TestUnlinkedOpenPath checks that an O_PATH description keeps an unlinked
+// file's data and inode space.
+func TestUnlinkedOpenPath(t *testing.T) {
+	v := fs.New(tmpfs.New(tmpfs.Options{Mode: 0o755, NrInodes: 2}), 0, "tmpfs")
+	ctx := &fs.Context{Creds: fs.Root(), Root: v.Root()}
+	fd, err := v.Open(ctx, v.Root(), "f", fs.OpenHow{Flags: unix.O_CREAT | unix.O_WRONLY, Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd.Write([]byte("data"))
+	fd.Close()
+	p, err := v.Open(ctx, v.Root(), "f", fs.OpenHow{Flags: unix.O_PATH})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Unlink(ctx, v.Root(), "f"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Stat()
+	if err != nil || st.Size != 4 || st.Nlink != 0 {
+		t.Errorf("fstat of the unlinked file: %+v, %v", st, err)
+	}
+	wantErr(t, "no inode space while it is open", v.Mknod(ctx, v.Root(), "g", unix.S_IFREG|0o644, 0), unix.ENOSPC)
+	p.Close()
+	wantErr(t, "space back after close", v.Mknod(ctx, v.Root(), "g", unix.S_IFREG|0o644, 0), 0)
+}
