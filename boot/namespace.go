@@ -136,7 +136,7 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 	}
 	for _, p := range []string{"/proc", "/sys"} {
 		if !have[p] {
-			if err := mountPending(v, ctx, p); err != nil {
+			if err := mountPending(v, ctx, p, below(p, mounts)); err != nil {
 				return nil, err
 			}
 		}
@@ -147,7 +147,7 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 		}
 	}
 	for i, m := range mounts {
-		if err := n.mountOne(v, ctx, m, binds[i]); err != nil {
+		if err := n.mountOne(v, ctx, m, binds[i], below(m.Destination, mounts[i+1:])); err != nil {
 			if !n.IgnoreUnsupported || !isUnsupported(err) {
 				return nil, err
 			}
@@ -184,7 +184,36 @@ func splitOptions(opts []string) (uint32, []string, error) {
 	return flags, data, nil
 }
 
-func (n *Namespace) mountOne(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTree) error {
+// below returns the destinations of mounts nested under dst, relative to it:
+// they must exist in what is mounted at dst.
+func below(dst string, mounts []specs.Mount) []string {
+	dst = path.Clean("/" + dst)
+	var out []string
+	for _, m := range mounts {
+		d := path.Clean("/" + m.Destination)
+		if rel, ok := strings.CutPrefix(d, dst+"/"); ok && dst != "/" {
+			out = append(out, "/"+rel)
+		}
+	}
+	return out
+}
+
+func (n *Namespace) mountOne(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTree, nested []string) error {
+	if err := n.mountFS(v, ctx, m, b, nested); err != nil {
+		return err
+	}
+	// Make the mount points of nested mounts that the new file system
+	// lacks (a tmpfs, a writable bind), as runc does.
+	dst := path.Clean("/" + m.Destination)
+	for _, d := range nested {
+		if err := mkdirAll(v, ctx, dst+d); err != nil {
+			return fmt.Errorf("mount point %q: %w", dst+d, err)
+		}
+	}
+	return nil
+}
+
+func (n *Namespace) mountFS(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTree, nested []string) error {
 	dst := path.Clean("/" + m.Destination)
 	flags, data, err := splitOptions(m.Options)
 	if err != nil {
@@ -218,7 +247,7 @@ func (n *Namespace) mountOne(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundT
 			return fmt.Errorf("tmpfs mount %q: %w", dst, err)
 		}
 	case pending[m.Type]:
-		return mountPending(v, ctx, dst)
+		return mountPending(v, ctx, dst, nested)
 	default:
 		return &errUnsupported{fmt.Sprintf("mount %q: unsupported type %q (supported: bind, tmpfs, proc, sysfs, devpts, mqueue, cgroup)", dst, m.Type)}
 	}
@@ -227,8 +256,12 @@ func (n *Namespace) mountOne(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundT
 
 // mountPending covers a mount point whose file system is not built yet
 // with an empty read-only directory, so the host's tree never shows there.
-func mountPending(v *fs.VFS, ctx *fs.Context, dst string) error {
-	_, err := v.Mount(ctx, v.Root(), dst, ramfs.New(ramfs.Options{Mode: 0o555}), fs.MountReadOnly|fs.MountNoSuid|fs.MountNoDev|fs.MountNoExec, "none")
+func mountPending(v *fs.VFS, ctx *fs.Context, dst string, nested []string) error {
+	stubs, err := ramfs.NewStubs(nested)
+	if err != nil {
+		return err
+	}
+	_, err = v.Mount(ctx, v.Root(), dst, stubs, fs.MountReadOnly|fs.MountNoSuid|fs.MountNoDev|fs.MountNoExec, "none")
 	if err != nil {
 		return fmt.Errorf("mount %q: %w", dst, err)
 	}
@@ -331,7 +364,14 @@ func mkdirAll(v *fs.VFS, ctx *fs.Context, p string) error {
 			continue
 		}
 		cur += "/" + c
-		if err := v.Mkdir(ctx, v.Root(), cur, 0o755); err != nil && err != unix.EEXIST {
+		err := v.Mkdir(ctx, v.Root(), cur, 0o755)
+		if err == unix.EROFS {
+			// A read-only mount: fine if the directory is there.
+			if st, serr := v.Stat(ctx, v.Root(), cur, 0); serr == nil && st.IsDir() {
+				continue
+			}
+		}
+		if err != nil && err != unix.EEXIST {
 			return err
 		}
 	}

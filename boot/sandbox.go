@@ -6,6 +6,7 @@ package boot
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -89,7 +90,11 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cwd %q: %w", cwdPath, err)
 	}
-	plan, err := s.Kernel.ResolveExec(ctx, cwd, cwd, p.Argv[0], 0, p.Argv, p.Env)
+	prog, err := s.lookPath(ctx, cwd, p.Argv[0], p.Env)
+	if err != nil {
+		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
+	}
+	plan, err := s.Kernel.ResolveExec(ctx, cwd, cwd, prog, 0, p.Argv, p.Env)
 	if err != nil {
 		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
 	}
@@ -103,6 +108,37 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 		t.Exec(plan.Exe)
 	}
 	return proc, nil
+}
+
+// defaultPath is the PATH runc searches when the process has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath finds a program named without a slash in the directories of the
+// process's PATH, inside the sandbox, as runc's init does.
+func (s *Sandbox) lookPath(ctx *fs.Context, cwd fs.Loc, name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := defaultPath
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + name
+		st, err := s.VFS.Stat(ctx, cwd, p, 0)
+		if err != nil || st.Type() != unix.S_IFREG {
+			continue
+		}
+		if s.VFS.Access(ctx, cwd, p, unix.X_OK, unix.AT_EACCESS) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("executable file not found in $PATH: %w", unix.ENOENT)
 }
 
 // Close stops the platform (killing what still runs) and frees the

@@ -334,9 +334,12 @@ func (b *bootCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomma
 	if !ok {
 		return subcommands.ExitUsageError
 	}
-	code := root().Boot(id, b.bundle, container.BootOptions{
+	code, err := root().Boot(id, b.bundle, container.BootOptions{
 		Self: self(), Overlay: g.overlay, IgnoreUnsupported: g.ignoreUnsupported,
 		Warn: func(format string, args ...any) { logf("warning", format, args...) },
 	})
+	if err != nil {
+		logf("error", "%v", err)
+	}
 	return subcommands.ExitStatus(code)
 }

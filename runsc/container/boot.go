@@ -26,14 +26,20 @@ type BootOptions struct {
 
 // Boot is the body of the sandbox process ("runsc boot", started by
 // Create): it builds the sandbox, tells Create on fd 3 that it is ready,
-// waits on the start FIFO, runs the program and returns its exit code.
-func (r Root) Boot(id, bundle string, o BootOptions) int {
+// waits on the start FIFO, runs the program and returns its exit code. An
+// error before ready goes to Create; one after (the program cannot start)
+// is returned.
+func (r Root) Boot(id, bundle string, o BootOptions) (int, error) {
 	ready := os.NewFile(3, "ready")
 	proc, sb, err := r.boot(id, bundle, o, ready)
 	if err != nil {
-		fmt.Fprintf(ready, "error: %v\n", err)
-		ready.Close()
-		return 1
+		if _, werr := fmt.Fprintf(ready, "error: %v\n", err); werr == nil {
+			ready.Close()
+			return 1, nil
+		}
+		// Create has gone: the program failed to start. 127 is what a
+		// shell reports for a program it cannot run.
+		return 127, err
 	}
 	defer sb.Close()
 	sigs := make(chan os.Signal, 16)
@@ -50,9 +56,9 @@ func (r Root) Boot(id, bundle string, o BootOptions) int {
 		case <-proc.Done():
 			ws := proc.Wait()
 			if ws.Signaled() {
-				return 128 + int(ws.Signal())
+				return 128 + int(ws.Signal()), nil
 			}
-			return ws.ExitStatus()
+			return ws.ExitStatus(), nil
 		}
 	}
 }
