@@ -38,6 +38,9 @@ type Process struct {
 	// Files become the program's fds 0, 1, 2, ...; they pass through
 	// natively (pipes, ttys, sockets).
 	Files []*os.File
+	// Creds are the program's ids and capabilities; nil runs it with the
+	// sentry's.
+	Creds *platform.Creds
 }
 
 // NewSandbox makes a sentry over the namespace v.
@@ -80,6 +83,13 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c := p.Creds; c != nil {
+		creds = &kernel.HostCreds{
+			RUID: c.UID, EUID: c.UID, SUID: c.UID, FSUID: c.UID,
+			RGID: c.GID, EGID: c.GID, SGID: c.GID, FSGID: c.GID,
+			Groups: c.Groups, CapEff: c.Effective, CapPrm: c.Permitted,
+		}
+	}
 	root := s.VFS.Root()
 	ctx := &fs.Context{Creds: creds.FS(), Root: root, Umask: p.Umask}
 	cwdPath := p.Cwd
@@ -99,7 +109,7 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
 	}
 	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask = creds, root, cwd, p.Umask
-	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files})
+	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds})
 	plan.File.Close()
 	if err != nil {
 		return nil, err

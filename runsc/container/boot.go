@@ -14,6 +14,7 @@ import (
 	"runsc.dev/runsc/boot"
 	"runsc.dev/runsc/sentry/fs"
 	fsgofer "runsc.dev/runsc/sentry/fs/gofer"
+	"runsc.dev/runsc/sentry/platform"
 )
 
 // BootOptions are the runtime settings "runsc boot" runs a sandbox with.
@@ -87,7 +88,10 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 	exports := []boot.GoferExport{{Path: rootfs, ReadOnly: readOnlyRoot || o.Overlay}}
 	// Each bind mount gets its own connection, in mount order; a bind of
 	// one file serves its directory and mounts the file from it.
-	type bindRef struct{ conn int; file string }
+	type bindRef struct {
+		conn int
+		file string
+	}
 	binds := map[int]bindRef{}
 	for i, m := range spec.Mounts {
 		if !isBindMount(m) {
@@ -181,9 +185,14 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 	if p.User.Umask != nil {
 		umask = *p.User.Umask
 	}
+	creds, err := processCreds(p)
+	if err != nil {
+		sb.Close()
+		return nil, nil, err
+	}
 	proc, err := sb.Start(boot.Process{
 		Argv: p.Args, Env: p.Env, Cwd: path.Clean(p.Cwd), Umask: umask,
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, Creds: creds,
 	})
 	if err != nil {
 		sb.Close()
@@ -243,4 +252,62 @@ func loopbackUp() error {
 		return fmt.Errorf("lo up: %w", err)
 	}
 	return nil
+}
+
+// processCreds turns process.user and process.capabilities into the
+// program's credentials.
+func processCreds(p *specs.Process) (*platform.Creds, error) {
+	c := &platform.Creds{UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids}
+	if c.Groups == nil {
+		c.Groups = []uint32{}
+	}
+	if p.Capabilities == nil {
+		// No capabilities section: root keeps all, others none.
+		if c.UID == 0 {
+			c.Effective, c.Permitted, c.Bounding = allCaps, allCaps, allCaps
+		}
+		return c, nil
+	}
+	var err error
+	for _, set := range []struct {
+		names []string
+		dst   *uint64
+		field string
+	}{
+		{p.Capabilities.Bounding, &c.Bounding, "bounding"}, {p.Capabilities.Effective, &c.Effective, "effective"},
+		{p.Capabilities.Permitted, &c.Permitted, "permitted"}, {p.Capabilities.Inheritable, &c.Inheritable, "inheritable"},
+		{p.Capabilities.Ambient, &c.Ambient, "ambient"},
+	} {
+		if *set.dst, err = capMask(set.names); err != nil {
+			return nil, fmt.Errorf("process.capabilities.%s: %w", set.field, err)
+		}
+	}
+	return c, nil
+}
+
+const allCaps = 1<<(unix.CAP_LAST_CAP+1) - 1
+
+// capMask converts capability names ("CAP_CHOWN") to a bit mask.
+func capMask(names []string) (uint64, error) {
+	var m uint64
+	for _, n := range names {
+		nr, ok := capNumbers[n]
+		if !ok {
+			return 0, fmt.Errorf("unknown capability %q", n)
+		}
+		m |= 1 << nr
+	}
+	return m, nil
+}
+
+var capNumbers = map[string]uint{
+	"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3, "CAP_FSETID": 4,
+	"CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_LINUX_IMMUTABLE": 9,
+	"CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13,
+	"CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15, "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18,
+	"CAP_SYS_PTRACE": 19, "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+	"CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27, "CAP_LEASE": 28,
+	"CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31, "CAP_MAC_OVERRIDE": 32,
+	"CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35, "CAP_BLOCK_SUSPEND": 36,
+	"CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
 }

@@ -139,6 +139,20 @@ type Spec struct {
 	Env  []string
 	// Files become the program's fds 0..len-1.
 	Files []*os.File
+	// Creds, if set, are the ids and capabilities the program gets; nil
+	// keeps the sentry's.
+	Creds *Creds
+}
+
+// Creds are a program's ids and capability sets (bit n = capability n).
+type Creds struct {
+	UID, GID    uint32
+	Groups      []uint32
+	Effective   uint64
+	Permitted   uint64
+	Inheritable uint64
+	Bounding    uint64
+	Ambient     uint64
 }
 
 // ExecCall is an execve or execveat the program made.

@@ -37,6 +37,7 @@ type stubConfig struct {
 	Argv   []string
 	Env    []string
 	Filter []unix.SockFilter
+	Creds  *Creds
 }
 
 func init() {
@@ -106,6 +107,11 @@ func stubMain(sock int) {
 		fail(err)
 	}
 	unix.CloseOnExec(sock)
+	if cfg.Creds != nil {
+		if err := setCreds(cfg.Creds); err != nil {
+			fail(err)
+		}
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fail(err)
 	}
@@ -169,7 +175,7 @@ func (p *Platform) Start(spec Spec) (*Process, error) {
 		return nil, err
 	}
 
-	cfg := stubConfig{Path: spec.Path, UseFD: spec.File != nil, Argv: spec.Argv, Env: spec.Env, Filter: p.filter}
+	cfg := stubConfig{Path: spec.Path, UseFD: spec.File != nil, Argv: spec.Argv, Env: spec.Env, Filter: p.filter, Creds: spec.Creds}
 	msg, err := json.Marshal(cfg)
 	if err != nil {
 		return fail(err)
@@ -259,4 +265,50 @@ func (p *Platform) spawn(spec Spec, childSock *os.File) (*Process, error) {
 	p.addTask(t)
 	p.procs[pid] = proc
 	return proc, nil
+}
+
+// setCreds gives the stub's thread (the one that execs the program) the
+// program's ids and capabilities. Raw syscalls change only this thread,
+// which is all that exec keeps.
+func setCreds(c *Creds) error {
+	for capNr := uintptr(0); capNr <= unix.CAP_LAST_CAP; capNr++ {
+		if c.Bounding&(1<<capNr) == 0 {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, capNr, 0, 0, 0); err != nil {
+				return err
+			}
+		}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); e != 0 {
+		return e
+	}
+	groups := c.Groups
+	var gp unsafe.Pointer
+	if len(groups) > 0 {
+		gp = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(c.GID), uintptr(c.GID), uintptr(c.GID)); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(c.UID), uintptr(c.UID), uintptr(c.UID)); e != 0 {
+		return e
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(c.Effective), Permitted: uint32(c.Permitted), Inheritable: uint32(c.Inheritable)},
+		{Effective: uint32(c.Effective >> 32), Permitted: uint32(c.Permitted >> 32), Inheritable: uint32(c.Inheritable >> 32)},
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return e
+	}
+	for capNr := uintptr(0); capNr <= unix.CAP_LAST_CAP; capNr++ {
+		if c.Ambient&(1<<capNr) != 0 {
+			if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, capNr, 0, 0, 0); e != 0 {
+				return e
+			}
+		}
+	}
+	return nil
 }
