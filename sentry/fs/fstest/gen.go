@@ -172,6 +172,13 @@ func (g *Generator) Op() Op {
 		op.Mode = g.mode()
 		g.slotCred[op.Slot] = op.Cred
 	}
+	switch k {
+	case OpMkdir, OpMknod, OpOpen, OpFdOpen, OpSymlink, OpUnlink, OpRmdir, OpStat, OpLstat, OpReadlink,
+		OpChmod, OpChown, OpUtimens, OpAccess, OpGetdents:
+		if g.chance(0.15) {
+			op.At = 1 + g.pick(Slots)
+		}
+	}
 	if k > OpFdOpen {
 		op.Slot = g.pick(Slots)
 		if k != OpFdLink {

@@ -170,6 +170,9 @@ func (h *Host) run(op *Op) Result {
 		panic(err)
 	}
 	cwd := unix.AT_FDCWD
+	if op.At > 0 {
+		cwd = h.fds[op.At-1]
+	}
 	var r Result
 	var err error
 	p := op.Path
@@ -331,10 +334,14 @@ func (h *Host) run(op *Op) Result {
 		}
 		unix.Close(fd)
 	case OpFdOpen:
-		if fd := h.fds[op.Slot]; fd >= 0 {
-			unix.Close(fd)
-			h.fds[op.Slot] = -1
-		}
+		// The slot's previous file goes after the open, which may use it
+		// as its dirfd.
+		defer func(old int) {
+			if old >= 0 {
+				unix.Close(old)
+			}
+		}(h.fds[op.Slot])
+		h.fds[op.Slot] = -1
 		var st unix.Stat_t
 		h.setCreds(&RootCred, 0)
 		follow := 0

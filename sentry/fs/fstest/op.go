@@ -150,6 +150,10 @@ type Op struct {
 	XFlags      int // AT_* flags of xattr operations (AT_SYMLINK_NOFOLLOW: l*xattr)
 	Slot        int
 	Off         int64
+	// At is the directory a relative Path starts from: 0 for the working
+	// directory (the root), k for the file open in slot k-1 (an *at(2)
+	// dirfd; EBADF if the slot is closed).
+	At int
 }
 
 func short(s string) string {
@@ -228,6 +232,9 @@ func (o *Op) String() string {
 	}
 	if o.XFlags != 0 && (o.Kind == OpSetxattr || o.Kind == OpGetxattr || o.Kind == OpRemovexattr) {
 		s = "l" + s
+	}
+	if o.At > 0 {
+		s = fmt.Sprintf("at fd%d: %s", o.At-1, s)
 	}
 	return fmt.Sprintf("[%v umask %03o] %s", o.Cred, o.Umask, s)
 }

@@ -43,22 +43,30 @@ func (x *VFS) Run(op *Op) Result {
 	var r Result
 	var err error
 	p := op.Path
+	at := root
+	if op.At > 0 {
+		if fd := x.fds[op.At-1]; fd != nil {
+			at = fd.Loc()
+		} else {
+			at = fs.Loc{Mount: root.Mount, Dentry: closedDir{}}
+		}
+	}
 	switch op.Kind {
 	case OpMkdir:
-		err = v.Mkdir(ctx, root, p, op.Mode)
+		err = v.Mkdir(ctx, at, p, op.Mode)
 	case OpMknod:
-		err = v.Mknod(ctx, root, p, op.Mode, op.Dev)
+		err = v.Mknod(ctx, at, p, op.Mode, op.Dev)
 	case OpOpen:
 		rootCtx := &fs.Context{Creds: fs.Root(), Root: root}
 		flags := 0
 		if op.Flags&unix.O_NOFOLLOW != 0 {
 			flags = unix.AT_SYMLINK_NOFOLLOW
 		}
-		if st, err := v.Stat(rootCtx, root, p, flags); err == nil && special(st.Mode&unix.S_IFMT) {
+		if st, err := v.Stat(rootCtx, at, p, flags); err == nil && special(st.Mode&unix.S_IFMT) {
 			return Result{Skip: true}
 		}
 		var fd *fs.FileDescription
-		if fd, err = v.Open(ctx, root, p, fs.OpenHow{Flags: op.Flags, Mode: op.Mode}); err != nil {
+		if fd, err = v.Open(ctx, at, p, fs.OpenHow{Flags: op.Flags, Mode: op.Mode}); err != nil {
 			break
 		}
 		r.Writes = []int{}
@@ -81,13 +89,13 @@ func (x *VFS) Run(op *Op) Result {
 		}
 		fd.Close()
 	case OpSymlink:
-		err = v.Symlink(ctx, op.Path2, root, p)
+		err = v.Symlink(ctx, op.Path2, at, p)
 	case OpLink:
 		err = v.Link(ctx, root, p, root, op.Path2, op.Flags)
 	case OpUnlink:
-		err = v.Unlink(ctx, root, p)
+		err = v.Unlink(ctx, at, p)
 	case OpRmdir:
-		err = v.Rmdir(ctx, root, p)
+		err = v.Rmdir(ctx, at, p)
 	case OpRename:
 		err = v.Rename(ctx, root, p, root, op.Path2, uint32(op.Flags))
 	case OpStat, OpLstat:
@@ -96,20 +104,20 @@ func (x *VFS) Run(op *Op) Result {
 			flags = unix.AT_SYMLINK_NOFOLLOW
 		}
 		var st fs.Stat
-		if st, err = v.Stat(ctx, root, p, flags); err == nil {
+		if st, err = v.Stat(ctx, at, p, flags); err == nil {
 			r.Stat = vfsStat(&st)
 		}
 	case OpReadlink:
 		var t string
-		if t, err = v.Readlink(ctx, root, p); err == nil {
+		if t, err = v.Readlink(ctx, at, p); err == nil {
 			r.Data = []byte(t)
 		}
 	case OpChmod:
-		err = v.Chmod(ctx, root, p, op.Mode, op.Flags)
+		err = v.Chmod(ctx, at, p, op.Mode, op.Flags)
 	case OpChown:
-		err = v.Chown(ctx, root, p, op.UID, op.GID, op.Flags)
+		err = v.Chown(ctx, at, p, op.UID, op.GID, op.Flags)
 	case OpUtimens:
-		err = v.Utimens(ctx, root, p, utimesArg(op.Times), op.Flags)
+		err = v.Utimens(ctx, at, p, utimesArg(op.Times), op.Flags)
 	case OpTruncate:
 		err = v.Truncate(ctx, root, p, op.Size)
 	case OpSetxattr:
@@ -128,10 +136,10 @@ func (x *VFS) Run(op *Op) Result {
 	case OpRemovexattr:
 		err = v.Removexattr(ctx, root, p, op.XFlags, op.Name)
 	case OpAccess:
-		err = v.Access(ctx, root, p, op.Mode, op.Flags|unix.AT_EACCESS)
+		err = v.Access(ctx, at, p, op.Mode, op.Flags|unix.AT_EACCESS)
 	case OpGetdents:
 		var fd *fs.FileDescription
-		if fd, err = v.Open(ctx, root, p, fs.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY}); err != nil {
+		if fd, err = v.Open(ctx, at, p, fs.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY}); err != nil {
 			break
 		}
 		r.Names = []string{}
@@ -162,20 +170,24 @@ func (x *VFS) Run(op *Op) Result {
 		}
 		fd.Close()
 	case OpFdOpen:
-		if fd := x.fds[op.Slot]; fd != nil {
-			fd.Close()
-			x.fds[op.Slot] = nil
-		}
+		// The slot's previous file goes after the open, which may use it
+		// as its dirfd.
+		defer func(old *fs.FileDescription) {
+			if old != nil {
+				old.Close()
+			}
+		}(x.fds[op.Slot])
+		x.fds[op.Slot] = nil
 		rootCtx := &fs.Context{Creds: fs.Root(), Root: root}
 		flags := 0
 		if op.Flags&unix.O_NOFOLLOW != 0 {
 			flags = unix.AT_SYMLINK_NOFOLLOW
 		}
-		if st, err := v.Stat(rootCtx, root, p, flags); op.Flags&unix.O_PATH == 0 && err == nil && special(st.Mode&unix.S_IFMT) {
+		if st, err := v.Stat(rootCtx, at, p, flags); op.Flags&unix.O_PATH == 0 && err == nil && special(st.Mode&unix.S_IFMT) {
 			return Result{Skip: true}
 		}
 		var fd *fs.FileDescription
-		if fd, err = v.Open(ctx, root, p, fs.OpenHow{Flags: op.Flags, Mode: op.Mode}); err == nil {
+		if fd, err = v.Open(ctx, at, p, fs.OpenHow{Flags: op.Flags, Mode: op.Mode}); err == nil {
 			x.fds[op.Slot] = fd
 		}
 	default:
@@ -286,3 +298,26 @@ func HostProtected() (fs.Protected, error) {
 	}
 	return p, nil
 }
+
+// closedDir stands for the dirfd of a closed slot: a walk that starts there
+// fails with EBADF, which is where Linux notices a bad dirfd.
+type closedDir struct{}
+
+func (closedDir) Parent() fs.Dentry                                 { return nil }
+func (closedDir) Stat() (fs.Stat, error)                            { return fs.Stat{}, unix.EBADF }
+func (closedDir) SetStat(*fs.SetStat) error                         { return unix.EBADF }
+func (closedDir) Lookup(string) (fs.Dentry, error)                  { return nil, unix.EBADF }
+func (closedDir) Readlink() (string, error)                         { return "", unix.EBADF }
+func (closedDir) Readdir(int64, func(fs.DirEntry) bool) error       { return unix.EBADF }
+func (closedDir) Create(string, *fs.CreateAttrs) (fs.Dentry, error) { return nil, unix.EBADF }
+func (closedDir) Link(string, fs.Dentry) (fs.Dentry, error)         { return nil, unix.EBADF }
+func (closedDir) Unlink(string) error                               { return unix.EBADF }
+func (closedDir) Rmdir(string) error                                { return unix.EBADF }
+func (closedDir) Rename(string, fs.Dentry, string, uint32, *fs.CreateAttrs) error {
+	return unix.EBADF
+}
+func (closedDir) Open(int) (fs.File, error)          { return nil, unix.EBADF }
+func (closedDir) Getxattr(string) ([]byte, error)    { return nil, unix.EBADF }
+func (closedDir) Setxattr(string, []byte, int) error { return unix.EBADF }
+func (closedDir) Listxattr() ([]string, error)       { return nil, unix.EBADF }
+func (closedDir) Removexattr(string) error           { return unix.EBADF }
