@@ -116,6 +116,8 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 	}
 	if t := s.Kernel.Task(proc.Pid()); t != nil {
 		t.Exec(plan.Exe)
+		// The host holds the exact credentials the stub could set.
+		t.CredsChanging()
 	}
 	return proc, nil
 }

@@ -295,7 +295,18 @@ func setCreds(c *Creds) error {
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(c.UID), uintptr(c.UID), uintptr(c.UID)); e != 0 {
 		return e
 	}
+	// A program gets no capability the sentry lacks.
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var cur [2]unix.CapUserData
+	if _, _, e := unix.RawSyscall(unix.SYS_CAPGET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&cur[0])), 0); e != 0 {
+		return e
+	}
+	have := uint64(cur[0].Permitted) | uint64(cur[1].Permitted)<<32
+	c.Effective &= have
+	c.Permitted &= have
+	c.Inheritable &= have
+	c.Ambient &= have
+	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{
 		{Effective: uint32(c.Effective), Permitted: uint32(c.Permitted), Inheritable: uint32(c.Inheritable)},
 		{Effective: uint32(c.Effective >> 32), Permitted: uint32(c.Permitted >> 32), Inheritable: uint32(c.Inheritable >> 32)},
