@@ -255,7 +255,14 @@ func (r Root) Start(id string) error {
 	if _, err := f.Write([]byte{1}); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
-	return nil
+	// Return once the sandbox has taken the start (it removes the FIFO),
+	// so that state says running from now on.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, fifoName)); errors.Is(err, os.ErrNotExist) || !alive(s.Pid, s.StartTime) {
+			return nil
+		}
+	}
+	return fmt.Errorf("container %q: sandbox did not start the program", id)
 }
 
 // Kill sends sig to the container (the sandbox forwards it to the program;
