@@ -20,7 +20,27 @@
 //
 // In both modes the attributes of a regular file with an open donated fd
 // come from fstat(2) of that fd, so writes the program makes natively
-// through the fd are seen at once.
+// through the fd are seen at once. The first read-only open of a file keeps
+// its donated fd (at most 1,024 per file system, oldest evicted), and later
+// read-only opens reopen it through /proc/self/fd: a new open file
+// description without a round trip.
+//
+// # Use
+//
+// Boot makes the container root from the gofer fd it was given (one end of
+// a SOCK_SEQPACKET socketpair whose other end the gofer serves):
+//
+//	root, err := gofer.Dial(os.NewFile(uintptr(fd), "gofer-root"), gofer.Options{})
+//
+// (exclusive caching), and uses it as the lower layer of the root overlay
+// or mounts it directly. A bind mount gets its own gofer fd and shared
+// caching, so changes made on the host are seen:
+//
+//	g, err := gofer.Dial(os.NewFile(uintptr(fd), "gofer-bind"), gofer.Options{Cache: gofer.Shared})
+//	_, err = vfs.Mount(ctx, at, target, g, flags, source)
+//
+// New attaches over an existing *p9.Client instead. Close the FS after its
+// last unmount.
 //
 // # Lock order
 //
@@ -34,9 +54,11 @@
 // Invariants:
 //   - dentry.mu guards what queries fill in concurrently: children,
 //     negative, listing and the symlink target.
-//   - inode.mu guards the attribute cache and the set of open files; an
-//     attribute fetch started at generation g is stored only if the
-//     generation is still g, so an invalidation racing with a fetch wins.
+//   - inode.mu guards the attribute cache, the set of open files and the
+//     cached read-only handle (held across the reopen syscall, so an
+//     eviction cannot close the fd while it is reopened); an attribute
+//     fetch started at generation g is stored only if the generation is
+//     still g, so an invalidation racing with a fetch wins.
 //   - FS.mu guards the inode table and inode reference counts. An inode is
 //     in the table while a live dentry refers to it.
 //   - A dentry's parent, name, fid, dead and holds change only under the

@@ -634,3 +634,72 @@ func TestRoundTrips(t *testing.T) {
 		step("unlink a/b/c/h", func() error { return v.Unlink(ctx, root, "a/b/c/h") })
 	}
 }
+
+// TestConcurrent runs lookups, stats, listings, opens and reads from many
+// goroutines (queries share the VFS's read lock) while another goroutine
+// changes the tree; run with -race.
+func TestConcurrent(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			for i := range 20 {
+				writeFile(t, fmt.Sprintf("%s/d%d/f", dir, i%4), "content")
+			}
+			v, ctx, _ := mount(t, dir, mode)
+			root := v.Root()
+			stop := make(chan struct{})
+			errs := make(chan error, 16)
+			for g := range 6 {
+				go func() {
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							errs <- nil
+							return
+						default:
+						}
+						p := fmt.Sprintf("d%d/f", (g+i)%4)
+						if _, err := v.Stat(ctx, root, p, 0); err != nil {
+							errs <- err
+							return
+						}
+						fd, err := v.Open(ctx, root, p, fs.OpenHow{Flags: unix.O_RDONLY})
+						if err != nil {
+							errs <- err
+							return
+						}
+						buf := make([]byte, 16)
+						if n, err := fd.Read(buf); err != nil || string(buf[:n]) != "content" {
+							errs <- fmt.Errorf("read %q %v", buf[:n], err)
+							return
+						}
+						fd.Close()
+						dfd, err := v.Open(ctx, root, fmt.Sprintf("d%d", i%4), fs.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY})
+						if err != nil {
+							errs <- err
+							return
+						}
+						if err := dfd.Getdents(func(fs.DirEntry) bool { return true }); err != nil {
+							errs <- err
+							return
+						}
+						dfd.Close()
+					}
+				}()
+			}
+			for i := range 60 {
+				p := fmt.Sprintf("d%d/x%d", i%4, i)
+				must(t, v.Mknod(ctx, root, p, unix.S_IFREG|0o644, 0))
+				must(t, v.Rename(ctx, root, p, root, p+"y", 0))
+				must(t, v.Chmod(ctx, root, p+"y", 0o600, 0))
+				must(t, v.Unlink(ctx, root, p+"y"))
+			}
+			close(stop)
+			for range 6 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
