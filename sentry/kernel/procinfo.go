@@ -1,0 +1,119 @@
+package kernel
+
+import (
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/sentry/fs"
+)
+
+// This file holds what /proc (sentry/fs/proc) reads from the kernel.
+
+// serving maps a sentry OS thread to the task whose syscall it is
+// answering: Linux's "current". The VFS calls file systems without a
+// caller, but /proc/self must name the caller; the platform answers each
+// syscall synchronously on a thread locked to its goroutine, so the thread
+// identifies the caller for the length of the call.
+var serving sync.Map // sentry tid → *Task
+
+// Serve records that the calling OS thread answers a syscall of t until the
+// returned function runs. The caller must be locked to its OS thread
+// (runtime.LockOSThread), as the platform's receivers and tracer are.
+func (t *Task) Serve() (done func()) {
+	tid := unix.Gettid()
+	prev, had := serving.Swap(tid, t)
+	return func() {
+		if had {
+			serving.Store(tid, prev)
+		} else {
+			serving.Delete(tid)
+		}
+	}
+}
+
+// Current returns the task the calling sentry thread is serving, or nil.
+func Current() *Task {
+	t, _ := serving.Load(unix.Gettid())
+	task, _ := t.(*Task)
+	return task
+}
+
+// Processes returns the thread-group ids of the sandbox, ascending.
+func (k *Kernel) Processes() []int {
+	k.mu.Lock()
+	seen := map[int]bool{}
+	for _, t := range k.tasks {
+		seen[t.tgid] = true
+	}
+	k.mu.Unlock()
+	out := make([]int, 0, len(seen))
+	for tgid := range seen {
+		out = append(out, tgid)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// ThreadGroup returns the threads of process tgid by tid, ascending (the
+// leader first while it lives).
+func (k *Kernel) ThreadGroup(tgid int) []*Task {
+	k.mu.Lock()
+	var out []*Task
+	for _, t := range k.tasks {
+		if t.tgid == tgid {
+			out = append(out, t)
+		}
+	}
+	k.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].tid < out[j].tid })
+	return out
+}
+
+// IsProcess reports whether pid is a thread group of the sandbox.
+func (k *Kernel) IsProcess(pid int) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, t := range k.tasks {
+		if t.tgid == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// HostCreds returns the thread's current ids and capabilities.
+func (t *Task) HostCreds() *HostCreds { return t.hostCreds() }
+
+// Umask returns the umask (the host's copy is stale: umask(2) is answered
+// by the sentry).
+func (t *Task) Umask() uint32 {
+	c := t.FS()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.umask
+}
+
+// FDFile is one entry of a fd table, for /proc/<pid>/fd and fdinfo.
+type FDFile struct {
+	FD      int
+	Desc    *fs.FileDescription
+	Cloexec bool
+}
+
+// FDFiles returns the sandbox's open files in t's fd table, by fd.
+func (t *Task) FDFiles() []FDFile {
+	tab := t.Files()
+	tab.mu.Lock()
+	out := make([]FDFile, 0, len(tab.fds))
+	for fd, e := range tab.fds {
+		out = append(out, FDFile{FD: fd, Desc: e.file.Desc, Cloexec: e.cloexec})
+	}
+	tab.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].FD < out[j].FD })
+	return out
+}
+
+// PPid returns the thread group id of the parent the task was forked from.
+func (t *Task) PPid() int { return t.ppid }
