@@ -249,22 +249,33 @@ func (d *dentry) Readlink() (string, error) {
 	return top.d.Readlink()
 }
 
-// private reports whether an xattr belongs to the overlay's encoding;
-// Linux's overlayfs refuses access to those through the overlay.
-func private(name string) bool { return strings.HasPrefix(name, privatePfx) }
+// The overlay's own xattrs (trusted.overlay.*) in a layer are private;
+// one a program sets through the overlay is stored escaped as
+// trusted.overlay.overlay.*, as Linux (>= 6.7) does, so it cannot forge or
+// see the encoding.
+const escapedPfx = privatePfx + "overlay."
+
+func escape(name string) string {
+	if strings.HasPrefix(name, privatePfx) {
+		return escapedPfx + name[len(privatePfx):]
+	}
+	return name
+}
+
+// private reports whether a layer's xattr belongs to the encoding.
+func private(name string) bool {
+	return strings.HasPrefix(name, privatePfx) && !strings.HasPrefix(name, escapedPfx)
+}
 
 // Getxattr implements fs.Dentry.
 func (d *dentry) Getxattr(name string) ([]byte, error) {
-	if private(name) {
-		return nil, unix.EOPNOTSUPP
-	}
 	d.fs.mu.RLock()
 	defer d.fs.mu.RUnlock()
 	top, err := d.top()
 	if err != nil {
 		return nil, err
 	}
-	return top.d.Getxattr(name)
+	return top.d.Getxattr(escape(name))
 }
 
 // Listxattr implements fs.Dentry.
@@ -281,7 +292,10 @@ func (d *dentry) Listxattr() ([]string, error) {
 	}
 	out := names[:0:0]
 	for _, n := range names {
-		if !private(n) {
+		switch {
+		case strings.HasPrefix(n, escapedPfx):
+			out = append(out, privatePfx+n[len(escapedPfx):])
+		case !private(n):
 			out = append(out, n)
 		}
 	}
@@ -290,24 +304,19 @@ func (d *dentry) Listxattr() ([]string, error) {
 
 // Setxattr implements fs.Dentry.
 func (d *dentry) Setxattr(name string, value []byte, flags int) error {
-	if private(name) {
-		return unix.EOPNOTSUPP
-	}
 	d.fs.mu.Lock()
 	defer d.fs.mu.Unlock()
 	if err := d.copyUp(false); err != nil {
 		return err
 	}
-	return d.upperTop().Setxattr(name, value, flags)
+	return d.upperTop().Setxattr(escape(name), value, flags)
 }
 
 // Removexattr implements fs.Dentry.
 func (d *dentry) Removexattr(name string) error {
-	if private(name) {
-		return unix.EOPNOTSUPP
-	}
 	d.fs.mu.Lock()
 	defer d.fs.mu.Unlock()
+	name = escape(name)
 	if d.upper == nil {
 		// Removing what is not there is no change: no copy-up (Linux).
 		top, err := d.top()

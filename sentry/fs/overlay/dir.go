@@ -145,7 +145,25 @@ func (d *dentry) lowerHas(name string) (bool, error) {
 	return false, nil
 }
 
+// A whiteout is owned by root (the overlay's mounter). Linux makes the one
+// an unlink leaves in its work directory and moves it in, so it is
+// root:root; the one a rename leaves is made by the upper in the old
+// directory (RENAME_WHITEOUT), so it takes the directory's group when that
+// is set-group-ID (inode_init_owner). Ours match, so uppers are identical.
 var whiteoutAttrs = fs.CreateAttrs{Mode: unix.S_IFCHR}
+
+// renameWhiteoutAttrs describes the whiteout a rename leaves in d.
+func (d *dentry) renameWhiteoutAttrs() (*fs.CreateAttrs, error) {
+	st, err := d.upper.Stat()
+	if err != nil {
+		return nil, err
+	}
+	a := &fs.CreateAttrs{Mode: unix.S_IFCHR}
+	if st.Mode&unix.S_ISGID != 0 {
+		a.GID = st.GID
+	}
+	return a, nil
+}
 
 // prepare checks that d is a live directory of a writable overlay and
 // gives it an upper copy, for a change of its entries.
@@ -409,8 +427,15 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 	switch {
 	case exchange:
 		uflags = unix.RENAME_EXCHANGE
-	case oldLower:
+	case oldLower && srcWhole:
+		// Where Linux refuses the move, a program moves the entries
+		// and removes the directory, which leaves an unlink's whiteout.
 		uflags, wh = unix.RENAME_WHITEOUT, &whiteoutAttrs
+	case oldLower:
+		uflags = unix.RENAME_WHITEOUT
+		if wh, err = d.renameWhiteoutAttrs(); err != nil {
+			return err
+		}
 	}
 	if !exchange && dst != nil && dst.upper == nil && !dst.isDir {
 		dst.inode.dropPending()
@@ -428,6 +453,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 	}
 	nd.cacheMu.Lock()
 	nd.cacheLocked(src)
+	nd.list.valid = false
 	nd.cacheMu.Unlock()
 	if exchange {
 		dst.parent, dst.name = d, name
@@ -436,6 +462,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 		}
 		d.cacheMu.Lock()
 		d.cacheLocked(dst)
+		d.list.valid = false
 		d.cacheMu.Unlock()
 	} else if dst != nil {
 		dst.dead = true
