@@ -343,3 +343,37 @@ func (b *bootCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomma
 	}
 	return subcommands.ExitStatus(code)
 }
+
+type pause struct{}
+
+func (*pause) Name() string           { return "pause" }
+func (*pause) Synopsis() string       { return "freeze every process of a running container" }
+func (*pause) Usage() string          { return "pause ID\n" }
+func (*pause) SetFlags(*flag.FlagSet) {}
+func (p *pause) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, p.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	if err := root().Pause(id); err != nil {
+		return failure(err)
+	}
+	return subcommands.ExitSuccess
+}
+
+type resume struct{}
+
+func (*resume) Name() string           { return "resume" }
+func (*resume) Synopsis() string       { return "thaw a paused container" }
+func (*resume) Usage() string          { return "resume ID\n" }
+func (*resume) SetFlags(*flag.FlagSet) {}
+func (r *resume) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, r.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	if err := root().Resume(id); err != nil {
+		return failure(err)
+	}
+	return subcommands.ExitSuccess
+}

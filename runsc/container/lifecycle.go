@@ -82,12 +82,15 @@ func (r Root) Create(id string, o CreateOptions) (cmd *exec.Cmd, err error) {
 	if err != nil {
 		return cmd, err
 	}
+	if err := joinCgroup(spec, cmd.Process.Pid); err != nil {
+		return cmd, err
+	}
 	owner := ""
 	if u, err := user.Current(); err == nil {
 		owner = u.Username
 	}
 	s := &State{
-		ID: id, Pid: cmd.Process.Pid, Bundle: bundle, Rootfs: RootfsPath(spec, bundle),
+		ID: id, Pid: cmd.Process.Pid, Bundle: bundle, Rootfs: RootfsPath(spec, bundle), Cgroup: cgroupsPath(spec),
 		Created: time.Now().UTC(), Owner: owner, Annotation: spec.Annotations, StartTime: start,
 	}
 	if err := r.save(s); err != nil {
@@ -321,5 +324,35 @@ func (r Root) Delete(id string, force bool) error {
 			return fmt.Errorf("container %q: sandbox %d did not die", id, s.Pid)
 		}
 	}
+	if err := removeCgroup(s.Cgroup); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
 	return os.RemoveAll(dir)
+}
+
+// Pause freezes every process of the container (its cgroup's freezer).
+func (r Root) Pause(id string) error { return r.setPaused(id, true) }
+
+// Resume thaws a paused container.
+func (r Root) Resume(id string) error { return r.setPaused(id, false) }
+
+func (r Root) setPaused(id string, paused bool) error {
+	l, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	s, err := r.Load(id)
+	if err != nil {
+		return err
+	}
+	st := r.Status(s)
+	if paused && st != Running || !paused && st != Paused {
+		return fmt.Errorf("container %q is %s", id, st)
+	}
+	if err := freeze(s.Cgroup, paused); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	s.Paused = paused
+	return r.save(s)
 }

@@ -44,6 +44,8 @@ type State struct {
 	// /proc/<pid>/stat), so a reused pid is not mistaken for it.
 	StartTime uint64 `json:"startTime"`
 	Paused    bool   `json:"paused,omitempty"`
+	// Cgroup is the container's cgroup path (linux.cgroupsPath).
+	Cgroup string `json:"cgroup,omitempty"`
 }
 
 // OCIState is the state printed by "runsc state" (runtime-spec's State).
