@@ -12,7 +12,9 @@ import (
 
 	"runsc.dev/runsc/sentry/fs"
 	"runsc.dev/runsc/sentry/fs/overlay"
+	"runsc.dev/runsc/sentry/fs/proc"
 	"runsc.dev/runsc/sentry/fs/ramfs"
+	"runsc.dev/runsc/sentry/fs/sys"
 	"runsc.dev/runsc/sentry/fs/tmpfs"
 )
 
@@ -136,7 +138,7 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 	}
 	for _, p := range []string{"/proc", "/sys"} {
 		if !have[p] {
-			if err := mountPending(v, ctx, p, below(p, mounts)); err != nil {
+			if err := mountSynthetic(v, ctx, map[string]string{"/proc": "proc", "/sys": "sysfs"}[p], p, below(p, mounts)); err != nil {
 				return nil, err
 			}
 		}
@@ -246,6 +248,8 @@ func (n *Namespace) mountFS(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTr
 		if _, err := v.Mount(ctx, v.Root(), dst, tmpfs.New(o), flags, "tmpfs"); err != nil {
 			return fmt.Errorf("tmpfs mount %q: %w", dst, err)
 		}
+	case m.Type == "proc" || m.Type == "sysfs":
+		return mountSynthetic(v, ctx, m.Type, dst, nested)
 	case pending[m.Type]:
 		return mountPending(v, ctx, dst, nested)
 	default:
@@ -263,6 +267,22 @@ func mountPending(v *fs.VFS, ctx *fs.Context, dst string, nested []string) error
 	}
 	_, err = v.Mount(ctx, v.Root(), dst, stubs, fs.MountReadOnly|fs.MountNoSuid|fs.MountNoDev|fs.MountNoExec, "none")
 	if err != nil {
+		return fmt.Errorf("mount %q: %w", dst, err)
+	}
+	return nil
+}
+
+// mountSynthetic mounts the sentry's /proc (typ "proc") or /sys ("sysfs")
+// at dst, with directories for the nested mount points.
+func mountSynthetic(v *fs.VFS, ctx *fs.Context, typ, dst string, nested []string) error {
+	var f fs.Filesystem
+	flags := uint32(fs.MountNoSuid | fs.MountNoDev | fs.MountNoExec)
+	if typ == "sysfs" {
+		f, flags = sys.New(nested), flags|fs.MountReadOnly
+	} else {
+		f = proc.New(proc.Options{MountPoints: nested})
+	}
+	if _, err := v.Mount(ctx, v.Root(), dst, f, flags, typ); err != nil {
 		return fmt.Errorf("mount %q: %w", dst, err)
 	}
 	return nil

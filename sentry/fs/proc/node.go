@@ -3,6 +3,7 @@ package proc
 import (
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -170,10 +171,13 @@ func (d *Dir) Lookup(name string) (fs.Dentry, error) {
 		if d.ops.Valid == nil || d.ops.Valid(name) {
 			return c, nil
 		}
+		// Gone (an exited process, a closed fd); the name may be back with
+		// a new object.
 		d.mu.Lock()
-		delete(d.children, name)
+		if d.children[name] == c {
+			delete(d.children, name)
+		}
 		d.mu.Unlock()
-		return nil, unix.ENOENT
 	}
 	c, err := d.ops.Make(d, name)
 	if err != nil {
@@ -401,3 +405,53 @@ func (t *Tree) NewMagicLink(parent fs.Dentry, name string, a Attrs, target func(
 func (m *MagicLink) Resolve() (fs.Loc, error) { return m.resolve() }
 
 var _ fs.MagicLink = (*MagicLink)(nil)
+
+// extraCookie orders mount-point directories after a tree's fixed entries
+// (fewer than this) and before /proc's pids.
+const extraCookie = 1000
+
+// WithMountPoints adds to a root directory's ops an empty directory for
+// each top-level component of nested (mount points of mounts made on top
+// of the tree, "/name/..."), unless the tree has that name already.
+func (t *Tree) WithMountPoints(ops DirOps, nested []string) DirOps {
+	var extra []string
+	seen := map[string]bool{}
+	for _, n := range nested {
+		name, _, _ := strings.Cut(strings.TrimPrefix(n, "/"), "/")
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		if c, err := ops.Make(nil, name); err == nil && c != nil {
+			continue
+		}
+		extra = append(extra, name)
+	}
+	if len(extra) == 0 {
+		return ops
+	}
+	isExtra := func(name string) bool {
+		for _, e := range extra {
+			if e == name {
+				return true
+			}
+		}
+		return false
+	}
+	return DirOps{
+		List: func() ([]Entry, error) {
+			ents, err := ops.List()
+			for i, e := range extra {
+				ents = append(ents, Entry{Name: e, Cookie: extraCookie + int64(i), Type: unix.S_IFDIR})
+			}
+			return ents, err
+		},
+		Make: func(d *Dir, name string) (fs.Dentry, error) {
+			if isExtra(name) {
+				return t.NewDir(d, name, Static(0o555), StaticDir()), nil
+			}
+			return ops.Make(d, name)
+		},
+		Valid: func(name string) bool { return isExtra(name) || ops.Valid == nil || ops.Valid(name) },
+	}
+}

@@ -36,6 +36,9 @@ type Options struct {
 	// Hostname is the sandbox's host name (sys/kernel/hostname), never the
 	// host's.
 	Hostname string
+	// MountPoints are paths ("/name/...") of mounts to be made on top of
+	// this /proc; their first components are added as empty directories.
+	MountPoints []string
 }
 
 // FS is one /proc instance.
@@ -57,7 +60,8 @@ func New(o Options) *FS {
 	if f.hostname == "" {
 		f.hostname = "localhost"
 	}
-	root := f.NewDir(nil, "", Static(0o555), DirOps{List: f.rootList, Make: f.rootMake, Valid: f.rootValid})
+	ops := DirOps{List: f.rootList, Make: f.rootMake, Valid: f.rootValid}
+	root := f.NewDir(nil, "", Static(0o555), f.WithMountPoints(ops, o.MountPoints))
 	f.SetRoot(root)
 	return f
 }

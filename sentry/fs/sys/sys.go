@@ -22,8 +22,9 @@ import (
 // Magic is SYSFS_MAGIC, statfs's f_type.
 const Magic = 0x62656572
 
-// New makes a /sys.
-func New() *proc.Tree {
+// New makes a /sys; nested are mount points ("/name/...") of mounts to be
+// made on top of it.
+func New(nested []string) *proc.Tree {
 	t := proc.NewTree("sysfs", Magic)
 	ro := proc.Static(0o444)
 	dir := func(name string, children ...proc.Child) proc.Child {
@@ -35,14 +36,14 @@ func New() *proc.Tree {
 		return proc.Child{Name: name, Make: func(d *proc.Dir) fs.Dentry { return t.NewFile(d, name, ro, c) }}
 	}
 	cpuList := func() ([]byte, error) { return []byte(proc.CPURange() + "\n"), nil }
-	root := t.NewDir(nil, "", proc.Static(0o555), proc.StaticDir(
+	root := t.NewDir(nil, "", proc.Static(0o555), t.WithMountPoints(proc.StaticDir(
 		dir("class", proc.Child{Name: "net", Make: func(d *proc.Dir) fs.Dentry { return netClass(t, d) }}),
 		dir("devices", dir("system", dir("cpu",
 			file("online", cpuList), file("possible", cpuList), file("present", cpuList)))),
 		dir("fs", dir("cgroup")),
 		dir("kernel", dir("mm", dir("transparent_hugepage",
 			file("enabled", hostFile("/sys/kernel/mm/transparent_hugepage/enabled", "always [madvise] never\n"))))),
-	))
+	), nested))
 	t.SetRoot(root)
 	return t
 }
