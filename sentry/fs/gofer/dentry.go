@@ -1,6 +1,8 @@
 package gofer
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +29,12 @@ type inode struct {
 	gen   uint64
 	files map[*file]struct{} // open files
 	ro    *handle            // cached read-only open, or nil
+	// xattrs caches values and ENODATA answers (exclusive mode, while no
+	// writable open could make the host drop security.capability).
+	xattrs  map[string]xattrEntry
+	xlist   []string // cached Listxattr, when hasList
+	hasList bool
+	writers int // open files that may write
 
 	refs int // live dentries; guarded by FS.mu
 }
@@ -109,11 +117,13 @@ func (i *inode) setStat(st *fs.Stat, fresh bool) {
 	i.mu.Unlock()
 }
 
-// invalidate drops the cached attributes after a change.
+// invalidate drops the cached attributes and xattrs after a change (a
+// chown or write may remove security.capability on the host).
 func (i *inode) invalidate() {
 	i.mu.Lock()
 	i.valid, i.fresh = false, 0
 	i.gen++
+	i.dropXattrsLocked()
 	i.mu.Unlock()
 }
 
@@ -375,17 +385,48 @@ func knownXattr(name string) bool {
 	return false
 }
 
+type xattrEntry struct {
+	value []byte
+	err   error
+}
+
+// xattrCacheable reports whether xattr answers may be cached.
+func (i *inode) xattrCacheableLocked() bool { return i.fs.exclusive() && i.writers == 0 }
+
+// dropXattrsLocked forgets the cached xattrs. i.mu must be held.
+func (i *inode) dropXattrsLocked() {
+	i.xattrs, i.xlist, i.hasList = nil, nil, false
+}
+
 // Getxattr implements fs.Dentry.
 func (d *dentry) Getxattr(name string) ([]byte, error) {
 	if !knownXattr(name) {
 		return nil, unix.EOPNOTSUPP
+	}
+	i := d.ino
+	i.mu.Lock()
+	e, ok := i.xattrs[name]
+	i.mu.Unlock()
+	if ok {
+		return bytes.Clone(e.value), e.err
 	}
 	fid, err := d.opFid()
 	if err != nil {
 		return nil, err
 	}
 	v, err := fid.GetXattr(bg, name)
-	return v, errno(err)
+	err = errno(err)
+	if err == nil || err == unix.ENODATA {
+		i.mu.Lock()
+		if i.xattrCacheableLocked() {
+			if i.xattrs == nil {
+				i.xattrs = map[string]xattrEntry{}
+			}
+			i.xattrs[name] = xattrEntry{bytes.Clone(v), err}
+		}
+		i.mu.Unlock()
+	}
+	return v, err
 }
 
 // Setxattr implements fs.Dentry.
@@ -411,12 +452,27 @@ func (d *dentry) Setxattr(name string, value []byte, flags int) error {
 
 // Listxattr implements fs.Dentry.
 func (d *dentry) Listxattr() ([]string, error) {
+	i := d.ino
+	i.mu.Lock()
+	names, ok := i.xlist, i.hasList
+	i.mu.Unlock()
+	if ok {
+		return slices.Clone(names), nil
+	}
 	fid, err := d.opFid()
 	if err != nil {
 		return nil, err
 	}
-	names, err := fid.ListXattr(bg)
-	return names, errno(err)
+	names, err = fid.ListXattr(bg)
+	if err != nil {
+		return nil, errno(err)
+	}
+	i.mu.Lock()
+	if i.xattrCacheableLocked() {
+		i.xlist, i.hasList = slices.Clone(names), true
+	}
+	i.mu.Unlock()
+	return names, nil
 }
 
 // Removexattr implements fs.Dentry.

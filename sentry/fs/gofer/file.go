@@ -19,6 +19,9 @@ type file struct {
 	fid    *p9.Fid  // nil for a reopened handle
 	host   *os.File // nil without a donated fd
 	hostFD int      // host's fd, or -1
+	// writable opens keep xattrs uncached: writing through the host fd
+	// may remove security.capability.
+	writable bool
 }
 
 var _ fs.File = (*file)(nil)
@@ -141,6 +144,10 @@ func (i *inode) register(f *file) {
 		i.files = map[*file]struct{}{}
 	}
 	i.files[f] = struct{}{}
+	if f.writable {
+		i.writers++
+		i.dropXattrsLocked()
+	}
 	i.mu.Unlock()
 }
 
@@ -185,7 +192,7 @@ func (d *dentry) Open(flags int) (fs.File, error) {
 			return nil, errno(err)
 		}
 	}
-	f := &file{ino: i, fid: fid, host: host, hostFD: -1}
+	f := &file{ino: i, fid: fid, host: host, hostFD: -1, writable: of&p9.OpenAccMode != p9.ReadOnly}
 	if host != nil {
 		f.hostFD = int(host.Fd())
 	}
@@ -256,6 +263,10 @@ func (f *file) Close() error {
 	i := f.ino
 	i.mu.Lock()
 	delete(i.files, f)
+	if f.writable {
+		i.writers--
+		i.dropXattrsLocked()
+	}
 	// Keep what the host fd last saw: the program may have written
 	// through it, and nothing else would tell the cache.
 	if f.hostFD >= 0 && i.fstat(f.hostFD, &i.st) == nil {

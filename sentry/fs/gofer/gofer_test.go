@@ -427,6 +427,31 @@ func TestExclusiveCaches(t *testing.T) {
 	f1.Close()
 	f2.Close()
 
+	// xattrs: values and ENODATA are cached, and forgotten on a change.
+	getx := func(name string) string {
+		b, err := v.Getxattr(ctx, root, "a/b/c/f", 0, name)
+		if err != nil {
+			return err.Error()
+		}
+		return string(b)
+	}
+	must(t, v.Setxattr(ctx, root, "a/b/c/f", 0, "user.k", []byte("v1"), 0))
+	getx("user.k")
+	getx("user.none")
+	if n := c.count(func() { getx("user.k"); getx("user.none") }); n != 0 {
+		t.Errorf("cached getxattr: %d requests, want 0", n)
+	}
+	must(t, v.Setxattr(ctx, root, "a/b/c/f", 0, "user.k", []byte("v2"), 0))
+	if got := getx("user.k"); got != "v2" {
+		t.Errorf("getxattr after setxattr = %q", got)
+	}
+	wfd, err := v.Open(ctx, root, "a/b/c/f", fs.OpenHow{Flags: unix.O_WRONLY})
+	must(t, err)
+	if n := c.count(func() { getx("user.k") }); n == 0 {
+		t.Error("getxattr served from the cache while the file is open for writing")
+	}
+	wfd.Close()
+
 	var sc counter
 	sv, sctx, _ := mountSock(t, sc.proxy(t, serve(t, dir, false)), gofer.Shared)
 	if _, err := sv.Stat(sctx, sv.Root(), "a/b/c/f", 0); err != nil {
