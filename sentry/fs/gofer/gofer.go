@@ -9,8 +9,8 @@
 // # Caching
 //
 // Exclusive mode (the container root: nothing else changes the tree) caches
-// dentries, negative lookups, attributes, symlink targets and directory
-// listings, and keeps them right across its own mutations (it drops the
+// dentries, negative lookups, attributes, xattrs, symlink targets and
+// directory listings, and keeps them right across its own mutations (it drops the
 // attributes a mutation changes and fetches them again on the next Stat).
 // Shared mode (bind mounts of host directories) re-walks the name on every
 // Lookup, replaces a cached dentry whose QID path or type changed, fetches
@@ -54,8 +54,8 @@
 // Invariants:
 //   - dentry.mu guards what queries fill in concurrently: children,
 //     negative, listing and the symlink target.
-//   - inode.mu guards the attribute cache, the set of open files and the
-//     cached read-only handle (held across the reopen syscall, so an
+//   - inode.mu guards the attribute and xattr caches, the set of open
+//     files and the cached read-only handle (held across the reopen syscall, so an
 //     eviction cannot close the fd while it is reopened); an attribute
 //     fetch started at generation g is stored only if the generation is
 //     still g, so an invalidation racing with a fetch wins.

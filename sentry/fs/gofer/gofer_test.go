@@ -728,3 +728,46 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedReaddirHostChurn lists a directory in pieces while the host
+// changes it: entries present throughout come back exactly once, and the
+// next listing shows the host's changes.
+func TestSharedReaddirHostChurn(t *testing.T) {
+	dir := t.TempDir()
+	const n = 100
+	for i := range n {
+		writeFile(t, fmt.Sprintf("%s/d/f%03d", dir, i), "")
+	}
+	v, ctx, _ := mount(t, dir, gofer.Shared)
+	fd, err := v.Open(ctx, v.Root(), "d", fs.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY})
+	must(t, err)
+	defer fd.Close()
+	seen := map[string]int{}
+	for round := 0; ; round++ {
+		got := 0
+		must(t, fd.Getdents(func(e fs.DirEntry) bool {
+			if got == 10 {
+				return false
+			}
+			got++
+			seen[e.Name]++
+			return true
+		}))
+		if got == 0 {
+			break
+		}
+		if round < 5 {
+			must(t, os.Remove(fmt.Sprintf("%s/d/f%03d", dir, n-1-round)))
+			writeFile(t, fmt.Sprintf("%s/d/host%d", dir, round), "")
+		}
+	}
+	for i := range n - 5 {
+		if name := fmt.Sprintf("f%03d", i); seen[name] != 1 {
+			t.Errorf("%s seen %d times", name, seen[name])
+		}
+	}
+	got := names(t, v, ctx, "d")
+	if len(got) != n || got[len(got)-1] != "host4" || got[0] != "f000" {
+		t.Errorf("next listing has %d entries: %v ... %v", len(got), got[:2], got[len(got)-2:])
+	}
+}
