@@ -423,3 +423,20 @@ func (x vfsExec) dump(raw bool) []string {
 	walk("/")
 	return lines
 }
+
+func (x vfsExec) typeOf(p string, flags int) uint32 {
+	st, err := x.n.v.Stat(x.n.ctx, x.n.v.Root(), p, flags)
+	if err != nil {
+		return 0
+	}
+	return st.Type()
+}
+
+func (x vfsExec) isDir(p string) bool { return x.typeOf(p, unix.AT_SYMLINK_NOFOLLOW) == unix.S_IFDIR }
+
+func (x vfsExec) isSymlink(p string) bool { return x.typeOf(p, unix.AT_SYMLINK_NOFOLLOW) == unix.S_IFLNK }
+
+func (x vfsExec) isSpecial(p string) bool {
+	t := x.typeOf(p, 0)
+	return t == unix.S_IFIFO || t == unix.S_IFCHR || t == unix.S_IFBLK
+}

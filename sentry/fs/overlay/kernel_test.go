@@ -362,10 +362,17 @@ func genLayer(r *rand.Rand, marks bool) []op {
 	return ops
 }
 
+// oracle answers questions about the current tree for genOp.
+type oracle interface {
+	isDir(p string) bool
+	isSymlink(p string) bool
+	isSpecial(p string) bool
+}
+
 // genOp makes a random operation on the overlay; host answers questions
 // about the current tree (an exchange involving a directory with lower
 // parts cannot be replayed on Linux, so exchanges are of non-directories).
-func genOp(r *rand.Rand, host hostExec) op {
+func genOp(r *rand.Rand, host oracle) op {
 	o := op{path: randPath(r)}
 	switch n := r.IntN(100); {
 	case n < 10:
