@@ -434,7 +434,9 @@ func (x vfsExec) typeOf(p string, flags int) uint32 {
 
 func (x vfsExec) isDir(p string) bool { return x.typeOf(p, unix.AT_SYMLINK_NOFOLLOW) == unix.S_IFDIR }
 
-func (x vfsExec) isSymlink(p string) bool { return x.typeOf(p, unix.AT_SYMLINK_NOFOLLOW) == unix.S_IFLNK }
+func (x vfsExec) isSymlink(p string) bool {
+	return x.typeOf(p, unix.AT_SYMLINK_NOFOLLOW) == unix.S_IFLNK
+}
 
 func (x vfsExec) isSpecial(p string) bool {
 	t := x.typeOf(p, 0)
