@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -24,6 +25,7 @@ type Sandbox struct {
 	Kernel *kernel.Kernel
 
 	plat        *platform.Platform
+	startMu     sync.Mutex
 	sentry      *syscalls.Sentry
 	devices     *kernel.Devices
 	placeholder string
@@ -73,9 +75,13 @@ func NewSandbox(v *fs.VFS) (*Sandbox, error) {
 	return s, nil
 }
 
-// Start runs p as the sandbox's first process, resolving its program in
-// the sandbox's VFS.
+// Start runs p in the sandbox (the container's process, or one that
+// "runsc exec" adds), resolving its program in the sandbox's VFS.
 func (s *Sandbox) Start(p Process) (*platform.Process, error) {
+	// The sentry hands the new process's identity to its first task;
+	// one start at a time.
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
 	if len(p.Argv) == 0 {
 		return nil, fmt.Errorf("start: empty argv: %w", unix.EINVAL)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/runsc/runsc/container"
@@ -376,4 +377,116 @@ func (r *resume) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 		return failure(err)
 	}
 	return subcommands.ExitSuccess
+}
+
+type execCmd struct {
+	process, pidFile, consoleSocket, cwd, user string
+	env                                        stringList
+	tty, detach                                bool
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func (*execCmd) Name() string     { return "exec" }
+func (*execCmd) Synopsis() string { return "run a new process inside a running container" }
+func (*execCmd) Usage() string {
+	return "exec [--process FILE | [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--tty]] [--detach] [--pid-file FILE] [--console-socket SOCK] ID [COMMAND ARG...]\n"
+}
+func (e *execCmd) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&e.process, "process", "", "JSON file with the process (runtime-spec's process)")
+	f.StringVar(&e.process, "p", "", "short for --process")
+	f.StringVar(&e.pidFile, "pid-file", "", "file to write the pid that tracks the process to")
+	f.StringVar(&e.consoleSocket, "console-socket", "", "unix socket that receives the pty master with --tty")
+	f.StringVar(&e.cwd, "cwd", "", "working directory (default: the container's)")
+	f.StringVar(&e.user, "user", "", "UID[:GID] to run as")
+	f.StringVar(&e.user, "u", "", "short for --user")
+	f.Var(&e.env, "env", "environment variable K=V (repeatable)")
+	f.Var(&e.env, "e", "short for --env")
+	f.BoolVar(&e.tty, "tty", false, "give the process a terminal")
+	f.BoolVar(&e.tty, "t", false, "short for --tty")
+	f.BoolVar(&e.detach, "detach", false, "return once the process runs")
+	f.BoolVar(&e.detach, "d", false, "short for --detach")
+}
+
+func (e *execCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	if f.NArg() < 1 {
+		fmt.Fprint(os.Stderr, "usage: runsc "+e.Usage())
+		return subcommands.ExitUsageError
+	}
+	id := f.Arg(0)
+	rt := root()
+	p, err := e.processSpec(rt, id, f.Args()[1:])
+	if err != nil {
+		return failure(err)
+	}
+	var selfArgs []string
+	if e.detach {
+		// The background copy: the same command line without --detach.
+		for _, a := range os.Args[1:] {
+			if a != "--detach" && a != "-d" && a != "--detach=true" {
+				selfArgs = append(selfArgs, a)
+			}
+		}
+	}
+	code, err := rt.Exec(id, container.ExecOptions{
+		Process: *p, PidFile: e.pidFile, ConsoleSocket: e.consoleSocket, Detach: e.detach,
+		Self: self(), SelfArgs: selfArgs, Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr},
+	})
+	if err != nil {
+		return failure(err)
+	}
+	return subcommands.ExitStatus(code)
+}
+
+// processSpec is --process's file, or a process made from the flags and
+// the container's own process.
+func (e *execCmd) processSpec(rt container.Root, id string, args []string) (*specs.Process, error) {
+	if e.process != "" {
+		b, err := os.ReadFile(e.process)
+		if err != nil {
+			return nil, err
+		}
+		var p specs.Process
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.process, err)
+		}
+		return &p, nil
+	}
+	if len(args) == 0 {
+		return nil, fmt.Errorf("exec: no command given")
+	}
+	s, err := rt.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := container.LoadSpec(s.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	p := *spec.Process
+	p.Args, p.Terminal = args, e.tty
+	p.Env = append(append([]string{}, p.Env...), e.env...)
+	if e.cwd != "" {
+		p.Cwd = e.cwd
+	}
+	if e.user != "" {
+		uid, gid, _ := strings.Cut(e.user, ":")
+		u, err := strconv.ParseUint(uid, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--user %q: %w", e.user, err)
+		}
+		p.User.UID, p.User.GID = uint32(u), uint32(u)
+		if gid != "" {
+			g, err := strconv.ParseUint(gid, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--user %q: %w", e.user, err)
+			}
+			p.User.GID = uint32(g)
+		}
+	}
+	return &p, nil
 }

@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path"
@@ -66,11 +67,13 @@ func (r Root) Boot(id, bundle string, o BootOptions) (int, error) {
 
 // sandbox is what boot keeps running.
 type sandbox struct {
-	s *boot.Sandbox
-	g *boot.Gofer
+	s       *boot.Sandbox
+	g       *boot.Gofer
+	control *net.UnixListener
 }
 
 func (s *sandbox) Close() {
+	s.control.Close()
 	s.s.Close()
 	s.g.Close()
 }
@@ -170,6 +173,12 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 		sb.Close()
 		return nil, nil, err
 	}
+	// Listen before ready: an exec may come as soon as start returns.
+	l, err := listenControl(dir)
+	if err != nil {
+		sb.Close()
+		return nil, nil, err
+	}
 	fmt.Fprintln(ready, "ready")
 	ready.Close()
 	var b [1]byte
@@ -177,6 +186,7 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 	f.Close()
 	os.Remove(fifo)
 	if err != nil {
+		l.Close()
 		sb.Close()
 		return nil, nil, fmt.Errorf("start: %w", err)
 	}
@@ -187,6 +197,7 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 	}
 	creds, err := processCreds(p)
 	if err != nil {
+		l.Close()
 		sb.Close()
 		return nil, nil, err
 	}
@@ -195,11 +206,13 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, Creds: creds,
 	})
 	if err != nil {
+		l.Close()
 		sb.Close()
 		return nil, nil, err
 	}
+	go serveControl(l, sb)
 	ok = true
-	return proc, &sandbox{s: sb, g: g}, nil
+	return proc, &sandbox{s: sb, g: g, control: l}, nil
 }
 
 // procWaiter is the running program as Boot sees it.

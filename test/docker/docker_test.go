@@ -233,6 +233,12 @@ func TestDetachedLogsStop(t *testing.T) {
 	id := strings.TrimSpace(out)
 	defer docker(t, "rm", "-f", id)
 	waitLog(t, id, "up\n")
+	if out, code := docker(t, "exec", "-e", "X=1", "-w", "/tmp", id, "sh", "-c", "echo $X $(pwd); exit 5"); out != "1 /tmp\n" || code != 5 {
+		t.Errorf("exec: %q exit %d, want %q exit 5", out, code, "1 /tmp\n")
+	}
+	if out, code := docker(t, "exec", "--user", "1000", id, "id", "-u"); out != "1000\n" || code != 0 {
+		t.Errorf("exec --user: %q %d", out, code)
+	}
 	if out, code := docker(t, "stop", id); code != 0 {
 		t.Fatalf("stop: %q", out)
 	}

@@ -171,6 +171,9 @@ func TestLifecycle(t *testing.T) {
 	if out, code := r.run("delete", "c1"); code == 0 || !strings.Contains(out, "running") {
 		t.Errorf("delete of a running container: %q %d", out, code)
 	}
+	if out, code := r.run("exec", "c1", "/bin/sh", "-c", "echo in c1; exit 4"); out != "in c1\n" || code != 4 {
+		t.Errorf("exec: %q exit %d", out, code)
+	}
 	if out, code := r.run("ps", "--format", "json", "c1"); code != 0 || !strings.HasPrefix(out, "[") || out == "[]\n" {
 		t.Errorf("ps: %q %d", out, code)
 	}
