@@ -18,6 +18,13 @@ func (l Loc) runlock() { l.Mount.st.mu.RUnlock() }
 // lookupLocked looks name up in dir with the tree lock held; a missing name
 // is a nil Dentry, not an error.
 func lookupLocked(dir Dentry, name string) (Dentry, *Stat, error) {
+	// A removed directory is not even looked in (IS_DEADDIR), so this
+	// ENOENT comes before a long name's ENAMETOOLONG and before EROFS.
+	if dst, err := dir.Stat(); err != nil {
+		return nil, nil, err
+	} else if dst.Nlink == 0 {
+		return nil, nil, unix.ENOENT
+	}
 	if len(name) > NameMax {
 		return nil, nil, unix.ENAMETOOLONG
 	}

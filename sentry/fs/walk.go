@@ -197,6 +197,10 @@ func (w *walker) mayLookup(dir Loc) error {
 // step looks name up in dir and crosses any mount on the result.
 func (w *walker) step(dir Loc, name string) (Loc, Stat, error) {
 	if len(name) > NameMax {
+		// Linux does not look in a removed directory at all.
+		if dst, err := w.v.stat(dir); err == nil && dst.Nlink == 0 {
+			return Loc{}, Stat{}, unix.ENOENT
+		}
 		return Loc{}, Stat{}, unix.ENAMETOOLONG
 	}
 	st := dir.Mount.st

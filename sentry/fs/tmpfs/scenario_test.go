@@ -231,3 +231,25 @@ func TestScenarioLimits(t *testing.T) {
 	}
 	runScenario(t, "size=12k,nr_inodes=6", ops)
 }
+
+// TestScenarioDeadDir works relative to a directory that has been removed.
+func TestScenarioDeadDir(t *testing.T) {
+	long := strings.Repeat("x", 256)
+	at := func(o *fstest.Op) { o.At = 1 }
+	ops := []fstest.Op{
+		mk(fstest.OpMkdir, root, "d", mode(0o777)),
+		mk(fstest.OpFdOpen, root, "d", flags(unix.O_RDONLY|unix.O_DIRECTORY)),
+		mk(fstest.OpRmdir, root, "d"),
+		mk(fstest.OpMkdir, root, "x", at, mode(0o755)), mk(fstest.OpMkdir, root, long, at, mode(0o755)),
+		mk(fstest.OpMknod, root, "x", at, mode(unix.S_IFIFO|0o644)), mk(fstest.OpSymlink, root, "x", at, to("y")),
+		mk(fstest.OpOpen, root, "x", at, flags(unix.O_CREAT|unix.O_WRONLY), mode(0o644)),
+		mk(fstest.OpOpen, root, long, at, flags(unix.O_CREAT|unix.O_WRONLY), mode(0o644)),
+		mk(fstest.OpUnlink, root, long, at), mk(fstest.OpUnlink, root, "x", at), mk(fstest.OpRmdir, root, "x", at),
+		mk(fstest.OpStat, root, long, at), mk(fstest.OpStat, root, "x", at), mk(fstest.OpStat, root, ".", at),
+		mk(fstest.OpStat, root, "..", at), mk(fstest.OpStat, root, "x/..", at), mk(fstest.OpGetdents, root, ".", at),
+		mk(fstest.OpFdGetdents, root, ""), mk(fstest.OpFdStat, root, ""),
+		mk(fstest.OpFdOpen, root, "..", at, flags(unix.O_RDONLY)),
+		mk(fstest.OpMkdir, root, "x", at, mode(0o755)),
+	}
+	runScenario(t, "mode=755", ops)
+}
