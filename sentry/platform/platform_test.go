@@ -403,10 +403,15 @@ func TestExec(t *testing.T) {
 	forEachLibc(t, func(t *testing.T, prog string) {
 		h := newHandler(t)
 		h.progs["/virt/prog"] = prog
+		notexec := filepath.Join(t.TempDir(), "notexec")
+		if err := os.WriteFile(notexec, []byte("neither ELF nor script\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		h.progs["/virt/notexec"] = notexec
 		p := newPlatform(t, h, platform.Config{})
 		r := run(t, p, prog, "exec")
 		wantExit(t, r, 42)
-		for _, s := range []string{"ok exec enoent", "ok exit 42 from_exec=1"} {
+		for _, s := range []string{"ok exec enoent", "ok exec enoexec", "ok exit 42 from_exec=1"} {
 			if !strings.Contains(r.out, s) {
 				t.Errorf("output lacks %q:\n%s", s, r.out)
 			}

@@ -202,6 +202,16 @@ static int do_exec(char *self)
 	if (execve("/virt/missing-prog", bad, environ) != -1 || errno != ENOENT)
 		FAIL("exec missing");
 	printf("ok exec enoent\n");
+	/* The kernel refuses this file after the platform installed it: the
+	 * error comes back and the installed fd is closed again. */
+	errno = 0;
+	if (execve("/virt/notexec", bad, environ) != -1 || errno != ENOEXEC)
+		FAIL("exec notexec");
+	int fd = open("/virt/hello", O_RDONLY);
+	if (fd != 3)
+		FAIL("fd after failed exec: %d, want 3", fd);
+	close(fd);
+	printf("ok exec enoexec\n");
 	fflush(stdout);
 	char *args[] = {"prog", "exit", "42", NULL};
 	char *env[] = {"FROM_EXEC=1", NULL};
