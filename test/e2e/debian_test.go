@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/boot"
+	fsgofer "runsc.dev/runsc/sentry/fs/gofer"
+	"runsc.dev/runsc/sentry/platform"
+)
+
+var debianEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/root", "LANG=C.UTF-8", "TERM=xterm",
+}
+
+// debRun is one program run over the Debian root: read-only through a
+// gofer with a tmpfs upper, as "runsc do" runs the host root, so nothing
+// is copied and the cached tree is never written.
+type debRun struct {
+	stdin []byte
+	// started, if set, runs once the program has started, with its
+	// stdout as it grows (to signal it at the right moment).
+	started func(p *platform.Process, stdout *syncBuffer)
+}
+
+func (r debRun) run(t *testing.T, argv ...string) (string, string, unix.WaitStatus) {
+	t.Helper()
+	root := debianRoot(t)
+	g, err := boot.StartGofer(runscBin(t), []boot.GoferExport{{Path: root, ReadOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	rootFS, err := g.Mount(0, fsgofer.Exclusive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := (&boot.Namespace{Root: rootFS, Overlay: true}).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := boot.NewSandbox(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var stdout, stderr syncBuffer
+	files, wait := stdio(t, r.stdin, &stdout, &stderr)
+	p, err := s.Start(boot.Process{Argv: argv, Env: debianEnv, Cwd: "/root", Umask: 0o022, Files: files})
+	if err != nil {
+		wait()
+		t.Fatalf("start %q: %v", argv, err)
+	}
+	if r.started != nil {
+		r.started(p, &stdout)
+	}
+	ws := p.Wait()
+	wait()
+	return stdout.String(), stderr.String(), ws
+}
+
+// syncBuffer is a buffer one goroutine fills while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits up to 20 s for the buffer to contain s.
+func (b *syncBuffer) waitFor(s string) bool {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if strings.Contains(b.String(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// stdio makes the program's fds 0-2: stdin from a pipe fed with in, stdout
+// and stderr into buffers. wait closes our copies and waits for the
+// program's output to be read.
+func stdio(t *testing.T, in []byte, stdout, stderr *syncBuffer) ([]*os.File, func()) {
+	t.Helper()
+	var files []*os.File
+	var done []chan struct{}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.Write(in); w.Close() }()
+	files = append(files, r)
+	for _, b := range []*syncBuffer{stdout, stderr} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := make(chan struct{})
+		go func() { io.Copy(b, r); r.Close(); close(c) }()
+		files = append(files, w)
+		done = append(done, c)
+	}
+	return files, func() {
+		for _, f := range files {
+			f.Close()
+		}
+		for _, c := range done {
+			<-c
+		}
+	}
+}
+
+// check runs a bash script and compares its output and exit status.
+func checkScript(t *testing.T, script, want string, code int) {
+	t.Helper()
+	out, errOut, ws := debRun{}.run(t, "/bin/bash", "-c", script)
+	if out != want || !ws.Exited() || ws.ExitStatus() != code {
+		t.Errorf("script %q:\nstdout %q\nstderr %q\nstatus %v\nwant %q, exit %d", script, out, errOut, describe(ws), want, code)
+	}
+}
+
+func describe(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return fmt.Sprintf("exit %d", ws.ExitStatus())
+}
+
+func TestDebianSmoke(t *testing.T) {
+	checkScript(t, `echo hello; cut -d. -f1 /etc/debian_version`, "hello\n12\n", 0)
+}
+
+// compile builds test/testdata/name with gcc -static on the host and
+// returns the binary.
+func compile(t *testing.T, name string, flags ...string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal("gcc is not installed (apt-get install gcc libc6-dev)")
+	}
+	dir := t.TempDir()
+	args := append([]string{"-static", "-O2", "-Wall", "-Werror", "-o", filepath.Join(dir, "p"), filepath.Join("../testdata", name)}, flags...)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	bin, err := os.ReadFile(filepath.Join(dir, "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// runProgram runs a binary in the sandbox: the shell copies it from stdin
+// into /tmp (the Debian tree stays read-only) and execs it.
+func runProgram(t *testing.T, bin []byte, args string) (string, string, unix.WaitStatus) {
+	t.Helper()
+	return debRun{stdin: bin}.run(t, "/bin/bash", "-c", "cat > /tmp/prog && chmod 755 /tmp/prog && exec /tmp/prog "+args)
+}
+
+func TestDebianBash(t *testing.T) {
+	for _, tc := range []struct {
+		name, script, want string
+		code               int
+	}{
+		{"arith and arrays", `a=(3 1 2); echo $(( ${a[0]} * 7 )) ${#a[@]} "${a[@]:1}"`, "21 3 1 2\n", 0},
+		{"functions and locals", `f() { local x=$1; echo "in $x"; return 4; }; f y; echo $?`, "in y\n4\n", 0},
+		{"here-doc and read loop", "while read -r a b; do echo \"$b-$a\"; done <<X\n1 one\n2 two\nX", "one-1\ntwo-2\n", 0},
+		{"diff of here-strings", `printf 'a\nc\n' > /tmp/c; diff - /tmp/c <<< $'a\nb'; echo $?`, "2c2\n< b\n---\n> c\n1\n", 0},
+		{"globs", `mkdir -p /tmp/g && touch /tmp/g/{a,b,c}.txt /tmp/g/d.log && echo /tmp/g/*.txt`, "/tmp/g/a.txt /tmp/g/b.txt /tmp/g/c.txt\n", 0},
+		{"script file with shebang", "printf '#!/bin/bash\\necho \"$0 $1 $#\"\\n' > /tmp/s.sh && chmod +x /tmp/s.sh && /tmp/s.sh x && cd /tmp && ./s.sh y z", "/tmp/s.sh x 1\n./s.sh y 2\n", 0},
+		{"script run by env", "printf '#!/usr/bin/env bash\\necho env $1\\n' > /tmp/e && chmod +x /tmp/e && /tmp/e ok", "env ok\n", 0},
+		{"script without shebang", "echo 'echo plain $1' > /tmp/p && chmod +x /tmp/p && /tmp/p sh", "plain sh\n", 0},
+		{"not executable", "echo 'echo no' > /tmp/n && /tmp/n; echo $?", "126\n", 0},
+		{"exec redirections", `exec 3>/tmp/fd3; echo via3 >&3; exec 3>&-; cat /tmp/fd3; exec 4</tmp/fd3; read -u 4 l; echo "$l"`, "via3\nvia3\n", 0},
+		{"subshell exit status", `(exit 7); echo $?; bash -c 'exit 9'; echo $?`, "7\n9\n", 0},
+		{"pipeline status", `set -o pipefail; false | true; echo $?; true | (exit 3); echo $?`, "1\n3\n", 0},
+		{"cd and pwd", `cd /usr/share/../lib && pwd && cd - >/dev/null && pwd && cd && pwd`, "/usr/lib\n/root\n/root\n", 0},
+		{"exit code", `exit 42`, "", 42},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkScript(t, tc.script, tc.want, tc.code) })
+	}
+}
