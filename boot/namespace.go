@@ -5,12 +5,14 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/runsc/sentry/fs"
+	"runsc.dev/runsc/sentry/fs/devpts"
 	"runsc.dev/runsc/sentry/fs/overlay"
 	"runsc.dev/runsc/sentry/fs/proc"
 	"runsc.dev/runsc/sentry/fs/ramfs"
@@ -250,6 +252,8 @@ func (n *Namespace) mountFS(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTr
 		}
 	case m.Type == "proc" || m.Type == "sysfs":
 		return mountSynthetic(v, ctx, m.Type, dst, nested)
+	case m.Type == "devpts":
+		return n.mountDevpts(v, ctx, dst, flags, data, nested)
 	case pending[m.Type]:
 		return mountPending(v, ctx, dst, nested)
 	default:
@@ -283,6 +287,30 @@ func mountSynthetic(v *fs.VFS, ctx *fs.Context, typ, dst string, nested []string
 		f = proc.New(proc.Options{MountPoints: nested})
 	}
 	if _, err := v.Mount(ctx, v.Root(), dst, f, flags, typ); err != nil {
+		return fmt.Errorf("mount %q: %w", dst, err)
+	}
+	return nil
+}
+
+// mountDevpts mounts the sentry's /dev/pts (over a private host devpts
+// instance; see sentry/fs/devpts); without the privilege to make one, an
+// empty directory.
+func (n *Namespace) mountDevpts(v *fs.VFS, ctx *fs.Context, dst string, flags uint32, data, nested []string) error {
+	gid := uint32(5) // tty
+	for _, o := range data {
+		if g, ok := strings.CutPrefix(o, "gid="); ok {
+			if id, err := strconv.ParseUint(g, 10, 32); err == nil {
+				gid = uint32(id)
+			}
+		}
+	}
+	p, err := devpts.New(gid)
+	if err != nil {
+		n.Warn("devpts at %q: %v; no ptys", dst, err)
+		return mountPending(v, ctx, dst, nested)
+	}
+	if _, err := v.Mount(ctx, v.Root(), dst, p, flags|fs.MountNoSuid|fs.MountNoExec, "devpts"); err != nil {
+		p.Close()
 		return fmt.Errorf("mount %q: %w", dst, err)
 	}
 	return nil
