@@ -17,8 +17,16 @@ test: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./sentry/fs/...
 
+# Seed 002's demonstration: rm -rf /usr inside a sandbox over the host's
+# root file system (read-only through the gofer, writes into a tmpfs upper),
+# and the host's /usr untouched afterwards. Needs root.
 demo: build
-	./bin/runsc vfs-demo
+	@echo '$$ runsc do sh -c "rm -rf /usr; ..."'
+	@./bin/runsc do /bin/sh -c 'echo "in the sandbox, /usr holds: $$(echo /usr/*)"; \
+		rm -rf /usr; echo "after rm -rf /usr, the sandbox sees: $$(echo /usr/*)"; \
+		echo hello > /etc/motd.sandbox && echo "and wrote /etc/motd.sandbox: $$(read l < /etc/motd.sandbox; echo $$l)"'
+	@echo "on the host, /usr still holds: $$(echo /usr/*)"
+	@test ! -e /etc/motd.sandbox && echo "and /etc/motd.sandbox does not exist on the host"
 
 lint:
 	$(GO) vet ./...
