@@ -46,9 +46,11 @@ type dentry struct {
 	// Changed only under the VFS write lock.
 	parent *dentry
 	name   string
-	fid    *p9.Fid // nil once dead and not held
-	dead   bool    // its name went away
-	holds  int     // fs.Holder references (open file descriptions)
+	// fid: a directory's while it is live; another file's only while
+	// pinned (see settle and pin); nil once dead and not held.
+	fid   *p9.Fid
+	dead  bool // its name went away
+	holds int  // fs.Holder references (open file descriptions)
 
 	mu       sync.Mutex
 	children map[string]*dentry
@@ -169,15 +171,68 @@ func (i *inode) anyOpenFid() *p9.Fid {
 	return nil
 }
 
-// opFid is the fid to act on the file through.
-func (d *dentry) opFid() (*p9.Fid, error) {
+// newFid returns a fid of the file for the caller to own (and clunk): a
+// clone of the dentry's own, or, for an unpinned file, a walk from its
+// directory, checked to reach the same file (ESTALE if the host replaced
+// it, in shared mode).
+func (d *dentry) newFid() (*p9.Fid, error) {
 	if d.fid != nil {
-		return d.fid, nil
+		_, fid, err := d.fid.Walk(bg, nil)
+		return fid, errno(err)
+	}
+	if d.dead || d.parent == nil || d.parent.fid == nil {
+		return nil, unix.ENOENT
+	}
+	qids, fid, err := d.parent.fid.Walk(bg, []string{d.name})
+	if err != nil {
+		return nil, errno(err)
+	}
+	if qids[0].Path != d.ino.path {
+		d.fs().clunk(fid)
+		return nil, unix.ESTALE
+	}
+	return fid, nil
+}
+
+// useFid runs op on a fid of the file: the dentry's own, a fresh walk for
+// an unpinned file, or, for a dead one, an open file's.
+func (d *dentry) useFid(op func(*p9.Fid) error) error {
+	if d.fid != nil {
+		return op(d.fid)
+	}
+	if !d.dead {
+		fid, err := d.newFid()
+		if err != nil {
+			return err
+		}
+		defer d.fs().clunk(fid)
+		return op(fid)
 	}
 	if fid := d.ino.anyOpenFid(); fid != nil {
-		return fid, nil
+		return op(fid)
 	}
-	return nil, unix.ENOENT
+	return unix.ENOENT
+}
+
+// settle drops the fid of a new dentry that is not a directory: such files
+// are reached by a walk from their directory when needed, so the gofer
+// holds an fd per cached directory and open file, not per file ever looked
+// up. It runs before the dentry is published, or under the write lock.
+func (d *dentry) settle() {
+	if !d.isDir() && d.fid != nil && d.holds == 0 {
+		d.fs().clunk(d.fid)
+		d.fid = nil
+	}
+}
+
+// pin gives an unpinned file its own fid while its name still reaches it:
+// a held file about to lose its name stays reachable through it.
+func (d *dentry) pin() {
+	if d.fid == nil && !d.dead {
+		if fid, err := d.newFid(); err == nil {
+			d.fid = fid
+		}
+	}
 }
 
 // Name implements fs.Namer.
@@ -202,7 +257,7 @@ func (d *dentry) Stat() (fs.Stat, error) {
 		i.mu.Unlock()
 		return st, nil
 	}
-	if (i.valid && (d.fs().exclusive() || (i.fresh != 0 && nanotime()-i.fresh < freshFor))) || d.fid == nil {
+	if (i.valid && (d.fs().exclusive() || (i.fresh != 0 && nanotime()-i.fresh < freshFor))) || (d.dead && d.fid == nil) {
 		st = i.st
 		i.mu.Unlock()
 		return st, nil
@@ -218,9 +273,30 @@ func (d *dentry) refresh() (fs.Stat, error) {
 	i.mu.Lock()
 	gen := i.gen
 	i.mu.Unlock()
-	qid, _, a, err := d.fid.GetAttr(bg, p9.AttrAll)
+	var qid p9.QID
+	var a p9.Attr
+	var err error
+	if d.fid == nil && !d.dead && d.parent != nil && d.parent.fid != nil {
+		// An unpinned file: walk and get attributes in one message.
+		var qids []p9.QID
+		var fid *p9.Fid
+		qids, fid, _, a, err = d.parent.fid.WalkGetAttr(bg, []string{d.name})
+		if err != nil {
+			return fs.Stat{}, errno(err)
+		}
+		d.fs().clunk(fid)
+		if qid = qids[0]; qid.Path != i.path {
+			return fs.Stat{}, unix.ESTALE
+		}
+	} else {
+		err = d.useFid(func(fid *p9.Fid) error {
+			var err error
+			qid, _, a, err = fid.GetAttr(bg, p9.AttrAll)
+			return errno(err)
+		})
+	}
 	if err != nil {
-		return fs.Stat{}, errno(err)
+		return fs.Stat{}, err
 	}
 	st := d.fs().toStat(qid.Path, &a)
 	i.mu.Lock()
@@ -267,19 +343,17 @@ func (d *dentry) SetStat(s *fs.SetStat) error {
 	if valid == 0 {
 		return nil
 	}
-	fid, err := d.opFid()
-	if err != nil {
-		return err
-	}
-	// The server applies mode before owner, and a chown clears set-id
-	// bits: send an owner change first so the mode asked for sticks.
-	if own := valid & (p9.SetAttrUID | p9.SetAttrGID); own != 0 && valid&p9.SetAttrMode != 0 {
-		if err := fid.SetAttr(bg, own, a); err != nil {
-			return errno(err)
+	return d.useFid(func(fid *p9.Fid) error {
+		// The server applies mode before owner, and a chown clears
+		// set-id bits: send an owner change first so the mode sticks.
+		if own := valid & (p9.SetAttrUID | p9.SetAttrGID); own != 0 && valid&p9.SetAttrMode != 0 {
+			if err := fid.SetAttr(bg, own, a); err != nil {
+				return errno(err)
+			}
+			valid &^= own
 		}
-		valid &^= own
-	}
-	return errno(fid.SetAttr(bg, valid, a))
+		return errno(fid.SetAttr(bg, valid, a))
+	})
 }
 
 // Lookup implements fs.Dentry.
@@ -340,6 +414,7 @@ func (d *dentry) Lookup(name string) (fs.Dentry, error) {
 		d.fs().release(c.ino)
 	}
 	c := d.fs().newDentry(d, name, fid, qid, &a)
+	c.settle()
 	if d.children == nil {
 		d.children = map[string]*dentry{}
 	}
@@ -360,13 +435,13 @@ func (d *dentry) Readlink() (string, error) {
 	if ok {
 		return t, nil
 	}
-	fid, err := d.opFid()
+	err := d.useFid(func(fid *p9.Fid) error {
+		var err error
+		t, err = fid.Readlink(bg)
+		return errno(err)
+	})
 	if err != nil {
 		return "", err
-	}
-	t, err = fid.Readlink(bg)
-	if err != nil {
-		return "", errno(err)
 	}
 	d.mu.Lock()
 	d.target, d.hasTgt = t, true
@@ -410,12 +485,12 @@ func (d *dentry) Getxattr(name string) ([]byte, error) {
 	if ok {
 		return bytes.Clone(e.value), e.err
 	}
-	fid, err := d.opFid()
-	if err != nil {
-		return nil, err
-	}
-	v, err := fid.GetXattr(bg, name)
-	err = errno(err)
+	var v []byte
+	err := d.useFid(func(fid *p9.Fid) error {
+		var err error
+		v, err = fid.GetXattr(bg, name)
+		return errno(err)
+	})
 	if err == nil || err == unix.ENODATA {
 		i.mu.Lock()
 		if i.xattrCacheableLocked() {
@@ -434,20 +509,19 @@ func (d *dentry) Setxattr(name string, value []byte, flags int) error {
 	if !knownXattr(name) {
 		return unix.EOPNOTSUPP
 	}
-	fid, err := d.opFid()
-	if err != nil {
-		return err
-	}
 	defer d.ino.invalidate()
-	if len(value) == 0 && uint32(flags) == p9.XattrReplace {
-		// On the wire this would be a removal (that is how removexattr
-		// is sent): check the replace condition here, set without it.
-		if _, err := fid.GetXattr(bg, name); err != nil {
-			return errno(err)
+	return d.useFid(func(fid *p9.Fid) error {
+		if len(value) == 0 && uint32(flags) == p9.XattrReplace {
+			// On the wire this would be a removal (that is how
+			// removexattr is sent): check the replace condition
+			// here, and set without it.
+			if _, err := fid.GetXattr(bg, name); err != nil {
+				return errno(err)
+			}
+			flags = 0
 		}
-		flags = 0
-	}
-	return errno(fid.SetXattr(bg, name, value, uint32(flags)))
+		return errno(fid.SetXattr(bg, name, value, uint32(flags)))
+	})
 }
 
 // Listxattr implements fs.Dentry.
@@ -459,13 +533,13 @@ func (d *dentry) Listxattr() ([]string, error) {
 	if ok {
 		return slices.Clone(names), nil
 	}
-	fid, err := d.opFid()
+	err := d.useFid(func(fid *p9.Fid) error {
+		var err error
+		names, err = fid.ListXattr(bg)
+		return errno(err)
+	})
 	if err != nil {
 		return nil, err
-	}
-	names, err = fid.ListXattr(bg)
-	if err != nil {
-		return nil, errno(err)
 	}
 	i.mu.Lock()
 	if i.xattrCacheableLocked() {
@@ -480,10 +554,6 @@ func (d *dentry) Removexattr(name string) error {
 	if !knownXattr(name) {
 		return unix.EOPNOTSUPP
 	}
-	fid, err := d.opFid()
-	if err != nil {
-		return err
-	}
 	defer d.ino.invalidate()
-	return errno(fid.RemoveXattr(bg, name))
+	return d.useFid(func(fid *p9.Fid) error { return errno(fid.RemoveXattr(bg, name)) })
 }

@@ -296,6 +296,8 @@ func (d *dentry) Create(name string, ca *fs.CreateAttrs) (fs.Dentry, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The walked fid serves the fixes below, then goes.
+	defer c.settle()
 	var fix p9.SetAttrMask
 	if uint32(a.UID) != ca.UID {
 		fix |= p9.SetAttrUID
@@ -333,20 +335,17 @@ func (d *dentry) Link(name string, target fs.Dentry) (fs.Dentry, error) {
 	if d.fid == nil {
 		return nil, unix.ENOENT
 	}
-	tfid, err := t.opFid()
-	if err != nil {
-		return nil, err
-	}
-	err = d.fid.Link(bg, tfid, name)
+	err := t.useFid(func(tfid *p9.Fid) error { return errno(d.fid.Link(bg, tfid, name)) })
 	d.ino.invalidate()
 	t.ino.invalidate()
 	if err != nil {
-		return nil, errno(err)
+		return nil, err
 	}
 	c, _, err := d.walkNew(name)
 	if err != nil {
 		return nil, err
 	}
+	c.settle()
 	return c, nil
 }
 
@@ -357,6 +356,7 @@ func (d *dentry) unlink(name string, flags uint32) error {
 	if d.fid == nil {
 		return unix.ENOENT
 	}
+	d.pinHeld(name)
 	err := d.fid.UnlinkAt(bg, name, flags)
 	d.ino.invalidate()
 	if err != nil {
@@ -366,6 +366,17 @@ func (d *dentry) unlink(name string, flags uint32) error {
 		c.kill()
 	}
 	return nil
+}
+
+// pinHeld pins the cached child name, if an open file description holds
+// it, before a change takes its name away.
+func (d *dentry) pinHeld(name string) {
+	d.mu.Lock()
+	c := d.children[name]
+	d.mu.Unlock()
+	if c != nil && c.holds > 0 {
+		c.pin()
+	}
 }
 
 // Unlink implements fs.Dentry.
@@ -387,6 +398,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 	if d.fid == nil || nd.fid == nil {
 		return unix.ENOENT
 	}
+	nd.pinHeld(newName)
 	err := d.fid.RenameAt(bg, name, nd.fid, newName)
 	d.ino.invalidate()
 	nd.ino.invalidate()

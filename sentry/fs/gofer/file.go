@@ -164,13 +164,9 @@ func (d *dentry) Open(flags int) (fs.File, error) {
 			return f, nil
 		}
 	}
-	base, err := d.opFid()
+	fid, err := d.newFid()
 	if err != nil {
 		return nil, err
-	}
-	_, fid, err := base.Walk(bg, nil)
-	if err != nil {
-		return nil, errno(err)
 	}
 	_, _, host, err := fid.Open(bg, of)
 	if err != nil {
@@ -182,10 +178,10 @@ func (d *dentry) Open(flags int) (fs.File, error) {
 			i.register(f)
 			return f, nil
 		}
-		// The handle stays cached for the fid; this open reads over 9P.
-		_, fid, err = base.Walk(bg, nil)
-		if err != nil {
-			return nil, errno(err)
+		// The sentry may not reopen what the gofer could open: the
+		// handle stays cached (for its fid) and this open gets its own.
+		if fid, err = d.newFid(); err != nil {
+			return nil, err
 		}
 		if _, _, host, err = fid.Open(bg, of); err != nil {
 			i.fs.clunk(fid)
