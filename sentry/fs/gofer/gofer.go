@@ -1,8 +1,11 @@
 // Package gofer is a sentry file system backed by a 9P2000.L connection to a
 // gofer (package runsc.dev/runsc/gofer, or any 9P2000.L server such as diod).
 //
-// Every dentry holds a walked (never opened) fid of its file; opening a
-// regular file clones that fid and opens the clone, and the host fd the
+// A directory's dentry holds a walked (never opened) fid of it; other files
+// are reached by a walk from their directory when needed (so the gofer
+// holds an fd per cached directory and open file, not per file ever looked
+// up), except while an open file description holds one whose name goes
+// away. Opening a regular file opens a fresh fid of it, and the host fd the
 // gofer donates with Rlopen becomes File.HostFD. Without a donated fd (a
 // standard server) reads and writes go over 9P.
 //
