@@ -83,8 +83,12 @@ type FS struct {
 
 	mu sync.RWMutex
 
-	inoMu   sync.Mutex
-	inodes  map[layerIno]*inode
+	inoMu  sync.Mutex
+	inodes map[layerIno]*inode
+	// inos numbers layer inodes that readdir has shown but nothing has
+	// looked up yet, so that the later lookup reports the same st_ino
+	// without readdir allocating an inode per entry.
+	inos    map[layerIno]uint64
 	nextIno uint64
 }
 
@@ -106,7 +110,7 @@ func New(opts Options) (*FS, error) {
 	if len(opts.Lowers) == 0 && opts.Upper == nil {
 		return nil, unix.EINVAL
 	}
-	f := &FS{upper: opts.Upper, lowers: opts.Lowers, dev: fs.NewAnonDev(), inodes: map[layerIno]*inode{}}
+	f := &FS{upper: opts.Upper, lowers: opts.Lowers, dev: fs.NewAnonDev(), inodes: map[layerIno]*inode{}, inos: map[layerIno]uint64{}}
 	root := &dentry{fs: f, isDir: true}
 	if f.upper != nil {
 		root.upper = f.upper.Root()
@@ -177,9 +181,8 @@ func (f *FS) format(layer int) Format {
 type inode struct {
 	ino uint64
 
-	// The fields below are guarded by FS.inoMu for inodes found by
-	// concurrent lookups, and change only under FS.mu held for writing.
-	init bool
+	// The fields below change only under FS.mu held for writing, or under
+	// FS.inoMu when a lookup (FS.mu held for reading) makes the inode.
 	// upper is a name of the inode in the upper once it is copied up or
 	// created there; any name of it serves for Stat, Open and Link.
 	upper fs.Dentry
@@ -200,40 +203,44 @@ func (f *FS) inodeFor(layer int, st *fs.Stat) *inode {
 	f.inoMu.Lock()
 	defer f.inoMu.Unlock()
 	k := layerIno{layer, st.Ino}
-	i := f.inodes[k]
-	if i == nil {
+	if i := f.inodes[k]; i != nil {
+		return i
+	}
+	i := &inode{ino: f.inos[k]}
+	if i.ino == 0 {
 		f.nextIno++
-		i = &inode{ino: f.nextIno}
-		f.inodes[k] = i
+		i.ino = f.nextIno
 	}
-	if !i.init {
-		i.init = true
-		if layer > 0 && !st.IsDir() {
-			i.pending = st.Nlink
-		}
+	delete(f.inos, k)
+	if layer > 0 && !st.IsDir() {
+		i.pending = st.Nlink
 	}
+	f.inodes[k] = i
 	return i
 }
 
-// inoOf returns the st_ino for a layer's inode without settling its link
-// count (readdir).
+// inoOf returns the st_ino for a layer's inode (readdir).
 func (f *FS) inoOf(layer int, ino uint64) uint64 {
 	f.inoMu.Lock()
 	defer f.inoMu.Unlock()
 	k := layerIno{layer, ino}
-	i := f.inodes[k]
-	if i == nil {
-		f.nextIno++
-		i = &inode{ino: f.nextIno}
-		f.inodes[k] = i
+	if i := f.inodes[k]; i != nil {
+		return i.ino
 	}
-	return i.ino
+	n := f.inos[k]
+	if n == 0 {
+		f.nextIno++
+		n = f.nextIno
+		f.inos[k] = n
+	}
+	return n
 }
 
 // alias records that a layer's inode is i.
 func (f *FS) alias(layer int, ino uint64, i *inode) {
 	f.inoMu.Lock()
 	f.inodes[layerIno{layer, ino}] = i
+	delete(f.inos, layerIno{layer, ino})
 	f.inoMu.Unlock()
 }
 
