@@ -60,7 +60,7 @@ func (i *inode) dataFile(fsys *FS) (*os.File, error) {
 // releaseIfUnused frees a file that has no names and no opens: its data,
 // its long symlink's page and its inode space.
 func (i *inode) releaseIfUnused(f *FS) {
-	if i.nlink > 0 || i.opens.Load() > 0 {
+	if !i.dead.Load() || i.opens.Load() > 0 {
 		return
 	}
 	i.dataMu.Lock()
@@ -224,7 +224,7 @@ func (d *dentry) Hold() { d.inode.opens.Add(1) }
 
 // Release implements fs.Holder.
 func (d *dentry) Release() {
-	if d.inode.opens.Add(-1) == 0 && d.inode.nlink == 0 {
+	if d.inode.opens.Add(-1) == 0 && d.inode.dead.Load() {
 		d.inode.releaseIfUnused(d.fs)
 	}
 }
@@ -234,8 +234,9 @@ func (r *regularFile) Sync() error { return nil }
 
 // Close implements fs.File.
 func (r *regularFile) Close() error {
-	r.inode.opens.Add(-1)
-	if r.inode.nlink == 0 {
+	// Without the tree lock: dead and opens are atomics, so of this and a
+	// concurrent last unlink at least one sees the other's change.
+	if r.inode.opens.Add(-1) == 0 && r.inode.dead.Load() {
 		r.inode.releaseIfUnused(r.fs)
 	}
 	return nil

@@ -232,6 +232,7 @@ func (d *dentry) Link(name string, target fs.Dentry) (fs.Dentry, error) {
 	now := fs.Now()
 	t.inode.linkable = false
 	t.inode.nlink++
+	t.inode.dead.Store(false)
 	t.inode.ctime = now
 	c := &dentry{fs: d.fs, parent: d, name: strings.Clone(name), inode: t.inode}
 	dir.add(c)
@@ -249,6 +250,7 @@ func (d *dentry) CreateTmpfile(a *fs.CreateAttrs, linkable bool) (fs.Dentry, err
 	}
 	ino := d.fs.newInode(a.Mode, a.UID, a.GID, fs.Now())
 	ino.nlink = 0
+	ino.dead.Store(true)
 	ino.linkable = linkable
 	// Linux names it "#<ino>" in the directory without entering it there.
 	return &dentry{fs: d.fs, parent: d, name: "#" + strconv.FormatUint(ino.ino, 10), inode: ino}, nil
@@ -307,6 +309,7 @@ func (d *dentry) Rmdir(name string) error {
 func (f *FS) dropDir(i *inode) {
 	i.nlink = 0
 	i.removedDir = true
+	i.dead.Store(true)
 	i.releaseIfUnused(f)
 }
 
@@ -318,6 +321,7 @@ func (f *FS) dropLink(i *inode) {
 		f.releaseIspace(inodeSpace)
 		return
 	}
+	i.dead.Store(true)
 	i.releaseIfUnused(f)
 }
 

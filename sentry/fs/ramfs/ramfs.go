@@ -166,6 +166,7 @@ type inode struct {
 	data       *os.File // memfd
 	dataPages  atomic.Int64
 	opens      atomic.Int32
+	dead       atomic.Bool // no names left (nlink 0): freed at the last close
 	dataMu     sync.Mutex // guards data creation and release
 	removedDir bool
 	freed      bool // the inode's space went back to the file system
