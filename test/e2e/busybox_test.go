@@ -10,7 +10,7 @@ func TestBusyboxScripts(t *testing.T) {
 	root := busyboxRoot(t)
 	for _, tc := range []struct {
 		name, script, want string
-		code           int
+		code               int
 	}{
 		{"echo", `echo hello`, "hello\n", 0},
 		{"exit code", `exit 3`, "", 3},

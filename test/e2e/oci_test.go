@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -258,7 +259,12 @@ func TestBadBundles(t *testing.T) {
 // removes everything it can see, and the host's tree is untouched.
 func TestRmRfRoot(t *testing.T) {
 	r := newRunsc(t)
-	b := bundle(t, "/bin/busybox", "sh", "-c", `/bin/busybox rm -rf / 2>/dev/null; /bin/busybox ls / 2>&1; echo rc=$?`)
+	// First write everywhere (a file in every directory, appends to every
+	// file), then remove everything.
+	b := bundle(t, "/bin/busybox", "sh", "-c", `bb=/bin/busybox
+		for d in $($bb find / -xdev -type d); do echo x > $d/written-by-sandbox; done
+		for f in $($bb find / -xdev -type f); do echo x >> $f; done
+		$bb rm -rf / 2>/dev/null; $bb ls / 2>&1; echo rc=$?`)
 	var spec struct{ Root struct{ Path string } }
 	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
 	json.Unmarshal(data, &spec)
@@ -282,7 +288,7 @@ func treeDigest(t *testing.T, root string) string {
 		fmt.Fprintf(&b, "%s %v %d\n", p, info.Mode(), info.Size())
 		if info.Mode().IsRegular() {
 			data, _ := os.ReadFile(p)
-			fmt.Fprintf(&b, "%x\n", len(data))
+			fmt.Fprintf(&b, "%x\n", sha256.Sum256(data))
 		}
 		return nil
 	})
