@@ -732,3 +732,38 @@ func TestUnlinkedOpenPath(t *testing.T) {
 	p.Close()
 	wantErr(t, "space back after close", v.Mknod(ctx, v.Root(), "g", unix.S_IFREG|0o644, 0), 0)
 }
+
+func TestProtected(t *testing.T) {
+	n := newNS(t)
+	n.ctx.Umask = 0
+	n.must(n.v.Mkdir(n.ctx, n.root(), "tmp", 0o1777))
+	alice := &fs.Context{Creds: fs.User(1000, 1000), Root: n.root()}
+	bob := &fs.Context{Creds: fs.User(1001, 1001), Root: n.root()}
+	fd, err := n.v.Open(alice, n.root(), "tmp/f", fs.OpenHow{Flags: unix.O_CREAT | unix.O_WRONLY, Mode: 0o666})
+	n.must(err)
+	fd.Close()
+	n.must(n.v.Mknod(alice, n.root(), "tmp/p", unix.S_IFIFO|0o666, 0))
+	n.must(n.v.Symlink(alice, "f", n.root(), "tmp/l"))
+	n.file("secret", "")
+	n.must(n.v.Chmod(n.ctx, n.root(), "secret", 0o600, 0))
+	open := func(c *fs.Context, path string, flags int) error {
+		fd, err := n.v.Open(c, n.root(), path, fs.OpenHow{Flags: flags, Mode: 0o666})
+		if fd != nil {
+			fd.Close()
+		}
+		return err
+	}
+	check := func(p fs.Protected, what string, do func() error, want unix.Errno) {
+		t.Helper()
+		n.v.SetProtected(p)
+		wantErr(t, what, do(), want)
+	}
+	check(fs.Protected{Symlinks: true}, "follow another's link in a sticky world-writable dir", func() error { return open(bob, "tmp/l", unix.O_RDONLY) }, unix.EACCES)
+	check(fs.Protected{Symlinks: true}, "the link's owner may", func() error { return open(alice, "tmp/l", unix.O_RDONLY) }, 0)
+	check(fs.Protected{}, "unprotected symlink", func() error { return open(bob, "tmp/l", unix.O_RDONLY) }, 0)
+	check(fs.Protected{Regular: 1}, "O_CREAT of another's file", func() error { return open(bob, "tmp/f", unix.O_CREAT|unix.O_WRONLY) }, unix.EACCES)
+	check(fs.Protected{Regular: 1}, "without O_CREAT", func() error { return open(bob, "tmp/f", unix.O_WRONLY) }, 0)
+	check(fs.Protected{FIFOs: 1}, "O_CREAT of another's fifo", func() error { return open(bob, "tmp/p", unix.O_CREAT|unix.O_RDWR) }, unix.EACCES)
+	check(fs.Protected{Hardlinks: true}, "link to a file one cannot read and write", func() error { return n.v.Link(bob, n.root(), "secret", n.root(), "tmp/s", 0) }, unix.EPERM)
+	check(fs.Protected{}, "unprotected link", func() error { return n.v.Link(bob, n.root(), "secret", n.root(), "tmp/s", 0) }, 0)
+}

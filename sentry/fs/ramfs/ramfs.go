@@ -167,7 +167,7 @@ type inode struct {
 	dataPages  atomic.Int64
 	opens      atomic.Int32
 	dead       atomic.Bool // no names left (nlink 0): freed at the last close
-	dataMu     sync.Mutex // guards data creation and release
+	dataMu     sync.Mutex  // guards data creation and release
 	removedDir bool
 	freed      bool // the inode's space went back to the file system
 	linkable   bool // an O_TMPFILE file that Link may still name
