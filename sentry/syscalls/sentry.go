@@ -45,6 +45,8 @@ func (s *Sentry) Syscall(c *platform.Call) platform.Response {
 	if t == nil {
 		return platform.Fail(unix.ENOSYS)
 	}
+	// /proc/self names the caller.
+	defer t.Serve()()
 	r := Handle(t, c.Nr, call{c})
 	return platform.Response{Val: r.Val, Errno: r.Errno, Continue: r.Continue}
 }
@@ -71,6 +73,7 @@ func (s *Sentry) Exec(t *platform.Task, c *platform.ExecCall) (*platform.ExecPla
 	if kt == nil {
 		return nil, unix.ENOSYS
 	}
+	defer kt.Serve()()
 	dirfd, a, flags := unix.AT_FDCWD, c.Args[:], 0
 	if c.Nr == unix.SYS_EXECVEAT {
 		dirfd, a, flags = int(int32(c.Args[0])), c.Args[1:], int(int32(c.Args[4]))

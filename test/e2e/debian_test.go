@@ -195,8 +195,44 @@ func TestDebianBash(t *testing.T) {
 		{"subshell exit status", `(exit 7); echo $?; bash -c 'exit 9'; echo $?`, "7\n9\n", 0},
 		{"pipeline status", `set -o pipefail; false | true; echo $?; true | (exit 3); echo $?`, "1\n3\n", 0},
 		{"cd and pwd", `cd /usr/share/../lib && pwd && cd - >/dev/null && pwd && cd && pwd`, "/usr/lib\n/root\n/root\n", 0},
+		{"proc self is the caller", `a=$(bash -c 'echo $$; exec readlink /proc/self'); set -- $a; [ "$1" = "$2" ] && echo same; exec 7</etc/debian_version; readlink /proc/self/fd/7 /proc/$$/fd/7 /dev/fd/7`, "same\n/etc/debian_version\n/etc/debian_version\n/etc/debian_version\n", 0},
 		{"exit code", `exit 42`, "", 42},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkScript(t, tc.script, tc.want, tc.code) })
+	}
+}
+
+func TestDebianCoreutils(t *testing.T) {
+	// Dates print in UTC; sizes and modes are the file system's, not the
+	// host's.
+	setup := `export TZ=UTC; mkdir -p /tmp/x && cd /tmp/x && mkdir d && echo hi > f && echo plain > g && ln -s f l && ln -s nowhere b && mkfifo p && chmod 755 f && touch -h -d '2020-01-02 03:04:05' d f g l p b; `
+	for _, tc := range []struct {
+		name, script, want string
+	}{
+		{"ls -l --color=always", `ls -l --color=always --time-style=+%F f g l b p; ls --color=always -d d`,
+			"lrwxrwxrwx 1 root root 7 2020-01-02 \x1b[0m\x1b[01;36mb\x1b[0m -> nowhere\n" +
+				"-rwxr-xr-x 1 root root 3 2020-01-02 \x1b[01;32mf\x1b[0m\n" +
+				"-rw-r--r-- 1 root root 6 2020-01-02 g\n" +
+				"lrwxrwxrwx 1 root root 1 2020-01-02 \x1b[01;36ml\x1b[0m -> f\n" +
+				"prw-r--r-- 1 root root 0 2020-01-02 \x1b[33mp\x1b[0m\n" +
+				"\x1b[0m\x1b[01;34md\x1b[0m\n"},
+		{"ls sorts and classifies", `ls -A -F; ls -1 -S f g`, "b@\nd/\nf*\ng\nl@\np|\ng\nf\n"},
+		{"stat", `stat -c '%n %F %a %s %h %Y %U:%G' f g l d p; stat -L -c '%n %F %s' l`,
+			"f regular file 755 3 1 1577934245 root:root\ng regular file 644 6 1 1577934245 root:root\nl symbolic link 777 1 1 1577934245 root:root\nd directory 755 " +
+				"40 2 1577934245 root:root\np fifo 644 0 1 1577934245 root:root\nl regular file 3\n"},
+		{"touch -d and -r", `touch -d '1999-12-31 23:59:58.5' g && stat -c %y g && touch -r g f && stat -c %y f && touch -m -d @86400 g && stat -c '%X %Y' g`,
+			"1999-12-31 23:59:58.500000000 +0000\n1999-12-31 23:59:58.500000000 +0000\n946684798 86400\n"},
+		{"cp -a", `echo sub > d/s && ln f d/hard && touch -d @1000 d/s d && cp -a /tmp/x /tmp/y && cd /tmp/y && stat -c '%n %a %Y %h' f d/s d/hard d && readlink l b && [ -p p ] && [ d/hard -ef f ] && echo linked`,
+			"f 755 1577934245 2\nd/s 644 1000 1\nd/hard 755 1577934245 2\nd 755 1000 2\nf\nnowhere\nlinked\n"},
+		{"mv across mounts and within", `mv f /root/f2 && mv d /root/d2 && ls /root && cat /root/f2 /root/d2/s 2>&1; mv /root/f2 /root/f3 && stat -c '%n %a %Y' /root/f3`,
+			"d2\nf2\nhi\ncat: /root/d2/s: No such file or directory\n/root/f3 755 1577934245\n"},
+		{"du", `mkdir -p /tmp/du/a && head -c 10000 /dev/zero > /tmp/du/a/z && head -c 3000 /dev/zero > /tmp/du/y && du -b --max-depth=1 /tmp/du/a /tmp/du/y && du -sb --apparent-size /tmp/du | cut -f1`,
+			// tmpfs directories count 40 bytes and 20 per entry, as Linux's.
+			"10060\t/tmp/du/a\n3000\t/tmp/du/y\n13140\n"},
+		{"df", `df -P / /tmp /dev | awk '{print $1, $6}'; stat -f -c %T / /tmp`, "Filesystem Mounted\nrootfs /\ntmpfs /tmp\ntmpfs /dev\noverlayfs\ntmpfs\n"},
+		{"rm -r", `rm -r /tmp/x && ls -A /tmp`, ""},
+		{"sort uniq wc", `printf '3\n1\n2\n1\n' | sort -n | uniq -c | awk '{print $1 $2}'; wc -c < /etc/debian_version`, "21\n12\n13\n6\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkScript(t, setup+tc.script, tc.want, 0) })
 	}
 }
