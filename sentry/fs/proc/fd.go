@@ -126,9 +126,59 @@ func (p *pidDir) fdLink(d *Dir, name string, fd int) fs.Dentry {
 		if !t.HasHostFD(fd) {
 			return fs.Loc{}, unix.ENOENT
 		}
-		// A host object (pipe, socket) is not in the VFS.
-		return fs.Loc{}, unix.ENXIO
+		return p.hostObjectLoc(d, name, t.Tid(), fd)
 	})
+}
+
+// hostObject is where /proc/<pid>/fd/N of a host object (a pipe, a
+// socket) leads: not in the VFS, so a node here that opens the object
+// itself, as Linux reopens it (a pipe end; a socket gives ENXIO).
+type hostObject struct {
+	node
+	tid, fd int
+}
+
+func (p *pidDir) hostObjectLoc(parent fs.Dentry, name string, tid, fd int) (fs.Loc, error) {
+	for _, m := range p.k.VFS.Mounts() {
+		if m.Mount.Filesystem() == fs.Filesystem(p.f) {
+			h := &hostObject{node: p.f.node(parent, name, 0, p.owned(0)), tid: tid, fd: fd}
+			return fs.Loc{Mount: m.Mount, Dentry: h}, nil
+		}
+	}
+	return fs.Loc{}, unix.ENXIO
+}
+
+func (h *hostObject) path() string {
+	return "/proc/" + strconv.Itoa(h.tid) + "/fd/" + strconv.Itoa(h.fd)
+}
+
+// Stat shows the object's type and permissions as the host has them.
+func (h *hostObject) Stat() (fs.Stat, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(h.path(), &st); err != nil {
+		return fs.Stat{}, unix.ENOENT
+	}
+	return fs.Stat{
+		Mode: st.Mode, Nlink: uint32(st.Nlink), UID: st.Uid, GID: st.Gid, Ino: st.Ino, Dev: h.tree.dev,
+		Blksize: uint32(st.Blksize), Atime: st.Atim, Mtime: st.Mtim, Ctime: st.Ctim,
+	}, nil
+}
+
+// OpenHost opens the object for the program. It opens without blocking
+// (a FIFO end with no peer would hold the sentry) and then takes the
+// program's O_NONBLOCK.
+func (h *hostObject) OpenHost(flags int) (*os.File, error) {
+	fd, err := unix.Open(h.path(), flags|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if flags&unix.O_NONBLOCK == 0 {
+		if err := unix.SetNonblock(fd, false); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+	}
+	return os.NewFile(uintptr(fd), "host object"), nil
 }
 
 // stdDevices are host device paths that name the same device in the

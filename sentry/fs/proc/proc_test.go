@@ -398,3 +398,39 @@ func TestNoCaller(t *testing.T) {
 		t.Errorf("without a caller: %q", names)
 	}
 }
+
+func TestHostObjectFD(t *testing.T) {
+	s := newSandbox(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	path := "/proc/self/fd/" + strconv.Itoa(int(r.Fd()))
+	if got, err := s.v.Readlink(s.ctx, s.v.Root(), path); err != nil || !strings.HasPrefix(got, "pipe:[") {
+		t.Fatalf("readlink %s = %q, %v", path, got, err)
+	}
+	loc, err := s.v.Lookup(s.ctx, s.v.Root(), path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.v.Stat(s.ctx, loc, "", unix.AT_EMPTY_PATH)
+	if err != nil || st.Type() != unix.S_IFIFO {
+		t.Fatalf("stat through the link: %+v, %v", st, err)
+	}
+	o, ok := loc.Dentry.(interface{ OpenHost(int) (*os.File, error) })
+	if !ok {
+		t.Fatal("a pipe's fd link does not open on the host")
+	}
+	f, err := o.OpenHost(unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w.Write([]byte("through"))
+	w.Close()
+	if b, err := io.ReadAll(f); err != nil || string(b) != "through" {
+		t.Errorf("read %q, %v", b, err)
+	}
+}
