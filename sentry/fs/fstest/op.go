@@ -3,6 +3,21 @@
 // executors (the host kernel and a sentry VFS), and compares every result
 // and the final trees. On a mismatch it reports the seed, the index of the
 // first differing operation and a minimised log of operations.
+//
+// A test builds two Sides, each making a fresh executor per replay (the
+// minimiser replays many times):
+//
+//	host := fstest.Side{Name: "linux", New: func() (fstest.Executor, error) {
+//		dir, unmount, err := fstest.MountTmpfs(t.TempDir(), "mode=777")
+//		... h, err := fstest.NewHost(dir) ... // close h, then unmount
+//	}}
+//	vfs := fstest.Side{Name: "sentry", New: func() (fstest.Executor, error) {
+//		return fstest.NewVFS(fs.New(myfs, 0, "myfs")), nil
+//	}}
+//	err := fstest.Check(seed, 1000, host, vfs)
+//
+// A file system that cannot do everything filters the generated operations
+// and calls CheckOps. NewHost needs root.
 package fstest
 
 import (
