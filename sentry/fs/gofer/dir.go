@@ -230,8 +230,13 @@ func (c *dentry) Hold() { c.holds++ }
 // Release implements fs.Holder.
 func (c *dentry) Release() {
 	c.holds--
-	if c.holds == 0 && c.dead {
+	switch {
+	case c.holds > 0:
+	case c.dead:
 		c.drop()
+	default:
+		// Pinned for a change that then failed.
+		c.settle()
 	}
 }
 

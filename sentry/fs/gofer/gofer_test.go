@@ -781,3 +781,39 @@ func TestSharedReaddirHostChurn(t *testing.T) {
 		t.Errorf("next listing has %d entries: %v ... %v", len(got), got[:2], got[len(got)-2:])
 	}
 }
+
+// TestUnlinkedOpenFile changes and reads an open file after its last name
+// is gone, through a read-write and an O_PATH description.
+func TestUnlinkedOpenFile(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir+"/f", "data")
+			v, ctx, _ := mount(t, dir, mode)
+			root := v.Root()
+			fd, err := v.Open(ctx, root, "f", fs.OpenHow{Flags: unix.O_RDWR})
+			must(t, err)
+			defer fd.Close()
+			pfd, err := v.Open(ctx, root, "f", fs.OpenHow{Flags: unix.O_PATH})
+			must(t, err)
+			defer pfd.Close()
+			must(t, v.Unlink(ctx, root, "f"))
+			if _, err := os.Lstat(dir + "/f"); !os.IsNotExist(err) {
+				t.Fatalf("host still has f: %v", err)
+			}
+			must(t, v.ChmodLoc(ctx, fd.Loc(), 0o600))
+			must(t, v.ChmodLoc(ctx, pfd.Loc(), 0o640))
+			st, err := pfd.Stat()
+			must(t, err)
+			if st.Nlink != 0 || st.Mode != unix.S_IFREG|0o640 || st.Size != 4 {
+				t.Fatalf("fstat of unlinked file: %+v", st)
+			}
+			if _, err := fd.Pwrite([]byte("DATA!"), 0); err != nil {
+				t.Fatal(err)
+			}
+			if st, err = fd.Stat(); err != nil || st.Size != 5 {
+				t.Fatalf("size after write %d %v", st.Size, err)
+			}
+		})
+	}
+}
