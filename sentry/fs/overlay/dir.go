@@ -209,8 +209,12 @@ func (d *dentry) absent(name string) error {
 }
 
 // Create implements fs.Dentry. A directory made where a whiteout was is
-// opaque, so the lower one it replaces stays hidden.
+// opaque, so the lower one it replaces stays hidden. A char 0/0 node cannot
+// be made: in the upper it would be a whiteout.
 func (d *dentry) Create(name string, a *fs.CreateAttrs) (fs.Dentry, error) {
+	if a.Mode&unix.S_IFMT == unix.S_IFCHR && a.Rdev == 0 {
+		return nil, unix.EPERM // it would be a whiteout (Linux refuses too)
+	}
 	f := d.fs
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -467,8 +467,10 @@ func genOp(r *rand.Rand, host oracle) op {
 	case n < 83:
 		o.kind = opUtimens
 		o.ts = [2]unix.Timespec{{Sec: 1e9, Nsec: 5}, {Sec: 1e9 + int64(r.IntN(100)), Nsec: 7}}
-	case n < 85:
+	case n < 84:
 		o.kind, o.mode = opMkfifo, 0o644
+	case n < 85:
+		o.kind = opWhiteout
 	case n < 91:
 		o.kind = opStat
 	case n < 97:
