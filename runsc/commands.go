@@ -490,3 +490,59 @@ func (e *execCmd) processSpec(rt container.Root, id string, args []string) (*spe
 	}
 	return &p, nil
 }
+
+type wait struct{}
+
+func (*wait) Name() string           { return "wait" }
+func (*wait) Synopsis() string       { return "wait for a container to stop and print its exit status" }
+func (*wait) Usage() string          { return "wait ID\n" }
+func (*wait) SetFlags(*flag.FlagSet) {}
+func (w *wait) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, w.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	code, err := root().Wait(id)
+	if err != nil {
+		return failure(err)
+	}
+	b, _ := json.Marshal(map[string]any{"id": id, "exitStatus": code})
+	fmt.Println(string(b))
+	return subcommands.ExitSuccess
+}
+
+type events struct {
+	stats    bool
+	interval time.Duration
+}
+
+func (*events) Name() string     { return "events" }
+func (*events) Synopsis() string { return "print a container's resource usage as JSON events" }
+func (*events) Usage() string    { return "events [--stats] [--interval D] ID\n" }
+func (e *events) SetFlags(f *flag.FlagSet) {
+	f.BoolVar(&e.stats, "stats", false, "print one stats event and exit")
+	f.DurationVar(&e.interval, "interval", 5*time.Second, "time between stats events")
+}
+
+func (e *events) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
+	id, ok := oneID(f, e.Usage())
+	if !ok {
+		return subcommands.ExitUsageError
+	}
+	rt := root()
+	for {
+		st, err := rt.Stats(id)
+		if err != nil {
+			if e.stats {
+				return failure(err)
+			}
+			return subcommands.ExitSuccess
+		}
+		b, _ := json.Marshal(container.Event{Type: "stats", ID: id, Data: st})
+		fmt.Println(string(b))
+		if e.stats {
+			return subcommands.ExitSuccess
+		}
+		time.Sleep(e.interval)
+	}
+}

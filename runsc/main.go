@@ -55,7 +55,7 @@ func main() {
 
 	for _, c := range []subcommands.Command{
 		new(create), new(start), new(run), new(state), new(kill), new(deleteCmd), new(list), new(ps),
-		new(specCmd), new(do), new(features), new(install), new(pause), new(resume), new(execCmd),
+		new(specCmd), new(do), new(features), new(install), new(pause), new(resume), new(execCmd), new(wait), new(events),
 	} {
 		subcommands.Register(c, "")
 	}

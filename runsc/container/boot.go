@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -34,6 +35,15 @@ type BootOptions struct {
 func (r Root) Boot(id, bundle string, o BootOptions) (int, error) {
 	ready := os.NewFile(3, "ready")
 	proc, sb, err := r.boot(id, bundle, o, ready)
+	code, err := r.run(proc, sb, err, ready)
+	if dir, derr := r.dir(id); derr == nil {
+		os.WriteFile(filepath.Join(dir, exitName), []byte(strconv.Itoa(code)), 0o600)
+	}
+	return code, err
+}
+
+// run waits for the program that boot started, forwarding signals.
+func (r Root) run(proc procWaiter, sb *sandbox, err error, ready *os.File) (int, error) {
 	if err != nil {
 		if _, werr := fmt.Fprintf(ready, "error: %v\n", err); werr == nil {
 			ready.Close()
@@ -51,7 +61,7 @@ func (r Root) Boot(id, bundle string, o BootOptions) (int, error) {
 		select {
 		case s := <-sigs:
 			sig := s.(syscall.Signal)
-			if sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE || sig == unix.SIGWINCH && false {
+			if sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE {
 				continue
 			}
 			proc.Signal(sig)

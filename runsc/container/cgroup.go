@@ -32,7 +32,7 @@ type cgroupDir struct {
 
 // cgroupDirs returns the directories of a container's cgroup.
 func cgroupDirs(path string) []cgroupDir {
-	if path == "" {
+	if path == "" || path == "/" {
 		return nil
 	}
 	if cgroupV2() {
@@ -52,11 +52,15 @@ func cgroupsPath(spec *specs.Spec) string {
 		return ""
 	}
 	p := spec.Linux.CgroupsPath
-	if p != "" && strings.Contains(p, ":") && !strings.HasPrefix(p, "/") {
-		// "slice:prefix:name" is systemd's form, which needs --systemd-cgroup.
+	if p == "" || strings.Contains(p, ":") && !strings.HasPrefix(p, "/") {
+		// None, or systemd's "slice:prefix:name", which needs
+		// --systemd-cgroup.
 		return ""
 	}
-	return filepath.Clean("/" + p)
+	if p = filepath.Clean("/" + p); p == "/" {
+		return ""
+	}
+	return p
 }
 
 // joinCgroup creates (or joins) the container's cgroup, applies the

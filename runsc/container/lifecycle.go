@@ -35,7 +35,7 @@ type CreateOptions struct {
 	Foreground bool
 	// HostNetwork runs the sandbox in the host's network namespace.
 	HostNetwork bool
-	Stdio      [3]*os.File
+	Stdio       [3]*os.File
 }
 
 // Create makes a container: a sandbox process that has built the mount

@@ -291,3 +291,30 @@ func TestZZNoLeftovers(t *testing.T) {
 		t.Errorf("docker ps -a after the suite: %q", out)
 	}
 }
+
+func TestPauseAndStats(t *testing.T) {
+	out, code := docker(t, "run", "-d", "--runtime=runsc", "-m", "100m", image, "sh", "-c", "while true; do date +%s%N > /tmp/tick; sleep 0.05; done")
+	if code != 0 {
+		t.Fatalf("run -d: %q", out)
+	}
+	id := strings.TrimSpace(out)
+	defer docker(t, "rm", "-f", id)
+	if out, code := docker(t, "stats", "--no-stream", "--format", "{{.MemUsage}}", id); code != 0 || !strings.Contains(out, "100MiB") {
+		t.Errorf("stats: %q %d", out, code)
+	}
+	if out, code := docker(t, "pause", id); code != 0 {
+		t.Fatalf("pause: %q", out)
+	}
+	tick := func() string { out, _ := docker(t, "exec", id, "cat", "/tmp/tick"); return out }
+	if out, _ := docker(t, "inspect", "-f", "{{.State.Status}}", id); strings.TrimSpace(out) != "paused" {
+		t.Errorf("status after pause: %q", out)
+	}
+	if out, code := docker(t, "unpause", id); code != 0 {
+		t.Fatalf("unpause: %q", out)
+	}
+	a := tick()
+	time.Sleep(300 * time.Millisecond)
+	if b := tick(); a == b {
+		t.Errorf("clock did not move after unpause: %q", a)
+	}
+}

@@ -181,6 +181,9 @@ func TestLifecycle(t *testing.T) {
 	if out, code := r.run("kill", "c1", "TERM"); code != 0 {
 		t.Fatalf("kill: %s", out)
 	}
+	if out, code := r.run("wait", "c1"); code != 0 || out != `{"exitStatus":3,"id":"c1"}`+"\n" {
+		t.Errorf("wait: %q %d", out, code)
+	}
 	waitStatus(t, r, "c1", "stopped")
 	if out, code := r.run("delete", "c1"); code != 0 {
 		t.Fatalf("delete: %s", out)
