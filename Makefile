@@ -13,9 +13,14 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
 
-# Go benchmarks of the hot paths; results are recorded in docs/PERFORMANCE.md.
-bench:
+# Go benchmarks of the hot paths, then the runtimes side by side (runc, runsc,
+# gVisor systrap and ptrace; test/bench, root only, about half an hour):
+# results go to docs/PERFORMANCE.md and docs/bench-results.tsv. gVisor's
+# runsc comes from test/bench/install-gvisor.sh. BENCHFLAGS: see
+# `go run ./test/bench -h`.
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./sentry/fs/...
+	$(GO) run ./test/bench $(BENCHFLAGS)
 
 # Seed 002's demonstration: rm -rf /usr inside a sandbox over the host's
 # root file system (read-only through the gofer, writes into a tmpfs upper),

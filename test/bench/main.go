@@ -1,0 +1,308 @@
+// Command bench runs the same workloads under runc, our runsc and gVisor's
+// runsc (systrap and ptrace), interleaved, and writes the medians to
+// docs/PERFORMANCE.md and docs/bench-results.tsv. `make bench` runs it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type config struct {
+	reps        int
+	microIters  int
+	microMiB    int
+	trueRuns    int
+	loadMax     float64
+	loadTimeout time.Duration
+	runTimeout  time.Duration
+	only        map[string]bool
+}
+
+func main() {
+	var (
+		c           config
+		ours        = flag.String("runsc", "bin/runsc", "our runsc binary")
+		gvisor      = flag.String("gvisor", "runsc-gvisor", "gVisor's runsc binary (static build)")
+		cache       = flag.String("cache", cacheDefault(), "directory of test/e2e's cached Debian root (made by debootstrap if missing)")
+		scratch     = flag.String("scratch", "/var/tmp", "directory for bundles and image copies")
+		doc         = flag.String("doc", "docs/PERFORMANCE.md", "Markdown file whose \"Runtimes side by side\" section is rewritten")
+		tsv         = flag.String("tsv", "docs/bench-results.tsv", "machine-readable results")
+		only        = flag.String("only", "micro,macro,start,memory", "groups to run")
+		srcDir      = flag.String("src", "test/bench", "directory of microbench.c")
+		keep        = flag.Bool("keep", false, "keep the scratch directory (bundles, outputs, roots) for a look afterwards")
+		runtimeList = flag.String("runtimes", "", "comma-separated subset of runc,runsc,gvisor-systrap,gvisor-ptrace (default all)")
+	)
+	flag.IntVar(&c.reps, "reps", 5, "repetitions of every workload per runtime")
+	flag.IntVar(&c.microIters, "micro-iters", 2000, "iterations of each micro operation")
+	flag.IntVar(&c.microMiB, "micro-mib", 64, "MiB per sequential read and write")
+	flag.IntVar(&c.trueRuns, "true-runs", 20, "runs of /bin/true per runtime")
+	flag.Float64Var(&c.loadMax, "load-max", 0.5, "wait for the 1-minute load average to drop below this")
+	flag.DurationVar(&c.loadTimeout, "load-timeout", 5*time.Minute, "give up waiting for the load after this")
+	flag.DurationVar(&c.runTimeout, "run-timeout", 10*time.Minute, "kill a container run after this")
+	flag.Parse()
+	c.only = map[string]bool{}
+	for _, g := range strings.Split(*only, ",") {
+		c.only[g] = true
+	}
+	if os.Geteuid() != 0 {
+		log.Fatal("bench: needs root (the runtimes do)")
+	}
+
+	rts := runtimes(*ours, *gvisor)
+	if *runtimeList != "" {
+		var keep []*peer
+		for _, rt := range rts {
+			if strings.Contains(","+*runtimeList+",", ","+rt.name+",") {
+				keep = append(keep, rt)
+			}
+		}
+		rts = keep
+	}
+	for _, rt := range rts {
+		if rt.missing != "" {
+			log.Printf("runtime %s is MISSING: %s", rt.name, rt.missing)
+		}
+	}
+
+	dir, err := os.MkdirTemp(*scratch, "runsc-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if *keep {
+		log.Printf("keeping %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	micro := filepath.Join(dir, "microbench")
+	if err := buildMicro(*srcDir, micro); err != nil {
+		log.Fatal(err)
+	}
+	bbRoot := filepath.Join(dir, "busybox")
+	if err := busyboxRoot(bbRoot, micro, c.microMiB); err != nil {
+		log.Fatal(err)
+	}
+	var debRoot string
+	if c.only["macro"] {
+		debRoot = filepath.Join(dir, "debian")
+		log.Printf("preparing the Debian root from %s", *cache)
+		if err := debianRoot(*cache, debRoot, micro); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	res := newResults()
+	res.loadBefore = waitLoad(c.loadMax, c.loadTimeout)
+	s := &sandbox{dir: dir}
+	ctx := context.Background()
+	start := time.Now()
+	runBench(ctx, c, s, rts, bbRoot, debRoot, res)
+	res.loadAfter = loadAvg()
+	res.duration = time.Since(start)
+	res.reps = c.reps
+	res.runtimes = rts
+
+	if err := res.writeTSV(*tsv); err != nil {
+		log.Fatal(err)
+	}
+	if err := res.writeDoc(*doc); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(res.markdown())
+}
+
+func cacheDefault() string {
+	if d := os.Getenv("RUNSC_TEST_CACHE"); d != "" {
+		return d
+	}
+	return "test/cache"
+}
+
+// waitLoad waits for a quiet machine, up to timeout, and returns the load
+// it started with (and the one it ended the wait at, if it differs).
+func waitLoad(max float64, timeout time.Duration) string {
+	first := loadAvg()
+	deadline := time.Now().Add(timeout)
+	for {
+		l, _ := strconv.ParseFloat(loadAvg(), 64)
+		if l < max {
+			return fmt.Sprintf("%s (waited for < %.2g: %.2f)", first, max, l)
+		}
+		if time.Now().After(deadline) {
+			log.Printf("load average still %.2f after %v; running anyway", l, timeout)
+			return fmt.Sprintf("%s (waited %v for < %.2g, gave up at %.2f)", first, timeout, max, l)
+		}
+		time.Sleep(5 * time.Second)
+	}
+}
+
+// macro workloads, each timed inside the container by microbench time; a
+// script prints "ok NAME" for each timing whose command succeeded.
+var macros = []struct {
+	names  string // the timings it reports
+	script string
+}{
+	{"untar_20k find_stat_20k", `rm -rf /root/x; mkdir /root/x; cd /root/x
+/bench/microbench time untar_20k tar -xf /bench/files.tar && [ "$(find . -type f | wc -l)" = 20000 ] && echo ok untar_20k
+/bench/microbench time find_stat_20k sh -c 'find . | xargs stat > /dev/null' && echo ok find_stat_20k
+cd /; rm -rf /root/x`},
+	{"python_import", `/bench/microbench time python_import sh -c 'i=0; while [ $i -lt 20 ]; do python3 -c "` + pyImports + `" || exit 1; i=$((i+1)); done' && echo ok python_import`},
+	{"sqlite_insert", `rm -f /root/t.db
+/bench/microbench time sqlite_insert sh -c 'sqlite3 /root/t.db < /bench/insert.sql' &&
+  [ "$(sqlite3 /root/t.db 'SELECT count(*) FROM t')" = 100000 ] && echo ok sqlite_insert
+rm -f /root/t.db`},
+	// Through a pipe: GNU tar reads no file data when its archive is
+	// /dev/null. tar's status goes through a file (dash has no pipefail).
+	{"tar_usr", `/bench/microbench time tar_usr sh -c '{ tar -cf - /usr 2>/tmp/tar.err; echo $? > /tmp/tar.st; } | cat > /dev/null' &&
+  [ "$(cat /tmp/tar.st)" = 0 ] && echo ok tar_usr || tail -2 /tmp/tar.err`},
+	{"shell_pipes", `/bench/microbench time shell_pipes sh -c 'i=0; while [ $i -lt 1000 ]; do cat /etc/passwd | grep root | wc -l > /dev/null; i=$((i+1)); done' && echo ok shell_pipes`},
+}
+
+const pyImports = "import os, sys, re, json, collections, itertools, functools, datetime, subprocess, threading, " +
+	"socket, logging, argparse, pathlib, typing, dataclasses, enum, random, math, hashlib, " +
+	"base64, csv, sqlite3, urllib.request, http.client, email.message, xml.etree.ElementTree, tempfile, shutil, unittest"
+
+func runBench(ctx context.Context, c config, s *sandbox, rts []*peer, bbRoot, debRoot string, res *results) {
+	var live []*peer
+	for _, rt := range rts {
+		if rt.missing == "" {
+			live = append(live, rt)
+		}
+	}
+	for rep := 1; rep <= c.reps; rep++ {
+		if c.only["micro"] {
+			for _, rt := range live {
+				log.Printf("rep %d micro %s", rep, rt.name)
+				r := s.run(ctx, rt, bbRoot, c.runTimeout, "/bench/microbench",
+					"-n", strconv.Itoa(c.microIters), "-s", strconv.Itoa(c.microMiB), "-r", "/bench/data",
+					"/bench:root", "/mnt/tmpfs:tmpfs")
+				m := microMetrics(r.out)
+				for _, mn := range microNames {
+					for _, label := range microLabels(mn.metric) {
+						k := key{"micro", mn.metric, label, rt.name}
+						if v, ok := m[[2]string{mn.metric, label}]; ok {
+							res.add(k, mn.unit, v)
+						} else {
+							res.fail(k, mn.unit, failure(r))
+						}
+					}
+				}
+			}
+		}
+		if c.only["macro"] {
+			for _, w := range macros {
+				for _, rt := range live {
+					log.Printf("rep %d macro %s %s", rep, w.names, rt.name)
+					r := s.run(ctx, rt, debRoot, c.runTimeout, "/bin/sh", "-c", w.script)
+					t := timings(r.out)
+					for _, name := range strings.Fields(w.names) {
+						k := key{"macro", name, "root", rt.name}
+						ok := r.err == nil && strings.Contains("\n"+r.out, "\nok "+name+"\n")
+						if v, found := t[name]; ok && found {
+							res.add(k, "ms", v/1e6)
+						} else {
+							res.fail(k, "ms", failure(r))
+						}
+					}
+				}
+			}
+		}
+		if c.only["memory"] {
+			for _, rt := range live {
+				memoryRun(ctx, c, s, rt, bbRoot, res)
+			}
+		}
+	}
+	if c.only["start"] {
+		for i := 0; i < c.trueRuns; i++ {
+			for _, rt := range live {
+				r := s.run(ctx, rt, bbRoot, c.runTimeout, "/bin/true")
+				k := key{"start", "run_true", "-", rt.name}
+				if r.err == nil && r.code == 0 {
+					res.add(k, "ms", float64(r.wall.Microseconds())/1e3)
+				} else {
+					res.fail(k, "ms", failure(r))
+				}
+			}
+		}
+	}
+}
+
+// memoryRun measures the sentry and gofer of a sandbox whose shell sits
+// idle, and of one whose shell made 10,000 files in the overlay upper
+// first. It reports only for runtimes whose processes it can tell apart
+// (a "boot" process whose last argument is the container id: ours).
+func memoryRun(ctx context.Context, c config, s *sandbox, rt *peer, root string, res *results) {
+	for _, stage := range []struct{ name, script string }{
+		{"idle", `echo ready; while :; do sleep 1000; done`},
+		{"10k_files", `mkdir /up; cd /up; i=0; while [ $i -lt 10000 ]; do : > f$i; i=$((i+1)); done
+echo ready; while :; do sleep 1000; done`},
+	} {
+		r := s.start(ctx, rt, root, c.runTimeout, true, "/bin/sh", "-c", stage.script)
+		if r.err != nil || r.code != 0 || !waitOutput(filepath.Join(r.dir, "out"), "ready", c.runTimeout) {
+			s.remove(rt, r.id)
+			res.fail(key{"memory", "sentry_rss", stage.name, rt.name}, "MiB", failure(r))
+			return
+		}
+		sentry, gofers := sandboxProcs(r.id)
+		if sentry == 0 {
+			s.remove(rt, r.id)
+			return
+		}
+		var rss, hwm [2]int
+		rss[0], hwm[0], _ = memory(sentry)
+		for _, g := range gofers {
+			r, h, _ := memory(g)
+			rss[1] += r
+			hwm[1] += h
+		}
+		s.remove(rt, r.id)
+		res.add(key{"memory", "sentry_rss", stage.name, rt.name}, "MiB", float64(rss[0])/1024)
+		res.add(key{"memory", "sentry_peak", stage.name, rt.name}, "MiB", float64(hwm[0])/1024)
+		res.add(key{"memory", "gofer_rss", stage.name, rt.name}, "MiB", float64(rss[1])/1024)
+		res.add(key{"memory", "gofer_peak", stage.name, rt.name}, "MiB", float64(hwm[1])/1024)
+	}
+}
+
+func waitOutput(path, want string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), want) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+// failure summarizes a failed run for the report: the error or exit code
+// and the last lines of output that are not timings.
+func failure(r result) string {
+	msg := fmt.Sprintf("exit %d", r.code)
+	if r.err != nil {
+		msg = r.err.Error()
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(r.out), "\n") {
+		if l != "" && !strings.HasPrefix(l, "time\t") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 2 {
+		lines = lines[len(lines)-2:]
+	}
+	if out := strings.Join(lines, " / "); out != "" {
+		if len(out) > 200 {
+			out = out[:200] + "…"
+		}
+		msg += ": " + out
+	}
+	return msg
+}
