@@ -151,7 +151,10 @@ func (p *pidDir) cmdline() ([]byte, error) {
 		return nil, err
 	}
 	args := strings.Split(string(b), "\x00")
-	if exe := exeOf(t); len(args) >= 4 && args[1] == "--argv0" && args[3] == exe {
+	// The program is args[3]; a task whose program the kernel has not
+	// recorded yet (the first process, just started) is trusted to be
+	// such an exec too.
+	if exe := exeOf(t); len(args) >= 4 && args[1] == "--argv0" && (args[3] == exe || exe == "") {
 		b = []byte(strings.Join(append([]string{args[2]}, args[4:]...), "\x00"))
 	}
 	return b, nil
@@ -367,10 +370,18 @@ func (p *pidDir) exeLink(d *Dir) fs.Dentry {
 		if err != nil {
 			return "", err
 		}
-		if exeOf(t) == "" {
-			return "", unix.ENOENT
+		if exe := exeOf(t); exe != "" {
+			return exe, nil
 		}
-		return exeOf(t), nil
+		// Not recorded yet (the first process, just started): a dynamic
+		// program is the one ld.so was told to run. Shown, never followed:
+		// the program can rewrite its command line.
+		if b, err := hostRead(t.Tid(), "cmdline"); err == nil {
+			if args := strings.Split(string(b), "\x00"); len(args) >= 4 && args[1] == "--argv0" && strings.HasPrefix(args[3], "/") {
+				return args[3], nil
+			}
+		}
+		return "", unix.ENOENT
 	}, func() (fs.Loc, error) {
 		t, err := p.checkPtrace()
 		if err != nil {
