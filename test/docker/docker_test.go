@@ -247,9 +247,10 @@ func TestDetachedLogsStop(t *testing.T) {
 		t.Errorf("exit code after stop: %q", out)
 	}
 	// A program that ignores SIGTERM is killed after the timeout.
-	out, _ = docker(t, "run", "-d", "--runtime=runsc", image, "sh", "-c", `trap "" TERM; while true; do sleep 0.1; done`)
+	out, _ = docker(t, "run", "-d", "--runtime=runsc", image, "sh", "-c", `trap "" TERM; echo ignoring; while true; do sleep 0.1; done`)
 	id2 := strings.TrimSpace(out)
 	defer docker(t, "rm", "-f", id2)
+	waitLog(t, id2, "ignoring\n")
 	docker(t, "stop", "-t", "1", id2)
 	if out, _ := docker(t, "inspect", "-f", "{{.State.ExitCode}}", id2); strings.TrimSpace(out) != "137" {
 		t.Errorf("exit code after SIGKILL: %q", out)
