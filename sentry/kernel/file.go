@@ -44,7 +44,10 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 	var host *os.File
 	switch {
 	case flags&unix.O_PATH != 0:
-		host, err = openHost(k.placeholder, unix.O_PATH)
+		// SECCOMP_IOCTL_NOTIF_ADDFD cannot install an O_PATH file (EBADF).
+		// /dev/null opened with neither read nor write access (O_ACCMODE
+		// 3) stands in: read, write and mmap on it fail as on O_PATH.
+		host, err = k.devices.open(unix.Mkdev(1, 3), unix.O_ACCMODE)
 	case st.IsDir():
 		host, err = openHost(k.placeholder, unix.O_RDONLY|unix.O_DIRECTORY)
 	case st.Type() == unix.S_IFREG:

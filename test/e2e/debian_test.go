@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -235,4 +236,117 @@ func TestDebianCoreutils(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkScript(t, setup+tc.script, tc.want, 0) })
 	}
+}
+
+// TestDebianFindXdev lists the whole root file system with find -xdev and
+// compares names, types, modes and sizes with the host's view of the tree.
+// The mount points (/dev, /proc, /sys, /tmp) show, their contents do not.
+func TestDebianFindXdev(t *testing.T) {
+	root := debianRoot(t)
+	out, errOut, ws := debRun{}.run(t, "/usr/bin/find", "/", "-xdev", "-printf", `%p %y %m %s\n`)
+	if ws != 0 {
+		t.Fatalf("find: %v\n%s", describe(ws), errOut)
+	}
+	var want []string
+	// The mount points show the mounted file systems' roots.
+	mounts := map[string]string{"/dev": "/dev d 755 -1", "/proc": "/proc d 555 -1", "/sys": "/sys d 555 -1", "/tmp": "/tmp d 1777 -1"}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := "/" + strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		typ, size := "f", info.Size()
+		switch {
+		case d.IsDir():
+			typ = "d"
+		case d.Type()&os.ModeSymlink != 0:
+			typ = "l"
+		case d.Type()&os.ModeNamedPipe != 0:
+			typ = "p"
+		case d.Type()&os.ModeCharDevice != 0:
+			typ = "c"
+		}
+		// Directory sizes are the file system's own.
+		if d.IsDir() {
+			size = -1
+		}
+		if m, ok := mounts[name]; ok {
+			want = append(want, m)
+			return filepath.SkipDir
+		}
+		want = append(want, fmt.Sprintf("%s %s %o %d", name, typ, uint32(info.Mode().Perm())|modeBits(info.Mode()), size))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if f := strings.Fields(l); len(f) == 4 && f[1] == "d" {
+			l = strings.Join(append(f[:3], "-1"), " ")
+		}
+		got = append(got, l)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if g, w := strings.Join(got, "\n"), strings.Join(want, "\n"); g != w {
+		t.Errorf("find -xdev differs from the host's tree (%d entries, want %d):\n%s", len(got), len(want), lineDiff(got, want))
+	}
+}
+
+// modeBits are the set-id and sticky bits of m in Linux's encoding.
+func modeBits(m os.FileMode) uint32 {
+	var b uint32
+	if m&os.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
+}
+
+// lineDiff lists up to 20 lines only one of the sorted lists has.
+func lineDiff(got, want []string) string {
+	var b strings.Builder
+	in := func(l []string, s string) bool {
+		i := sort.SearchStrings(l, s)
+		return i < len(l) && l[i] == s
+	}
+	n := 0
+	for _, s := range got {
+		if !in(want, s) && n < 20 {
+			fmt.Fprintf(&b, "+ %s\n", s)
+			n++
+		}
+	}
+	for _, s := range want {
+		if !in(got, s) && n < 40 {
+			fmt.Fprintf(&b, "- %s\n", s)
+			n++
+		}
+	}
+	return b.String()
+}
+
+func TestDebianTar(t *testing.T) {
+	// Owners, modes, times, symlinks and hard links survive a round trip,
+	// through a file and through gzip in a pipe.
+	checkScript(t, `mkdir -p /tmp/src/d && cd /tmp/src && echo data > d/f && ln d/f hard && ln -s d/f sym && mkfifo fifo && chmod 4710 d/f && touch -h -d @1234567890 d/f sym fifo d .
+tar -cf /tmp/a.tar -C / etc usr/share/perl5 -C /tmp src
+mkdir /tmp/x && tar -xpf /tmp/a.tar -C /tmp/x
+diff -r --no-dereference /etc /tmp/x/etc && diff -r /usr/share/perl5 /tmp/x/usr/share/perl5 && echo same
+tree() { cd "$1" && find . -printf '%p %y %m %s %T@ %l %n\n' | sort; }
+[ "$(tree /tmp/src)" = "$(tree /tmp/x/src)" ] && echo metadata
+tar -czf - -C /tmp src | tar -xzf - -C /root
+[ "$(tree /tmp/src)" = "$(tree /root/src)" ] && echo gzip
+tar -tvf /tmp/a.tar src/d/f src/hard src/sym | awk '{print $1, $3, $6, $7, $8}'
+`, "same\nmetadata\ngzip\n-rws--x--- 5 src/d/f  \nhrws--x--- 0 src/hard link to\nlrwxrwxrwx 0 src/sym -> d/f\n", 0)
 }
