@@ -24,11 +24,7 @@ func (p *pidDir) fdDir(parent fs.Dentry, kind string) fs.Dentry {
 			}
 			var out []Entry
 			for _, fd := range fdsOf(t) {
-				typ := uint32(unix.S_IFLNK)
-				if kind == "fdinfo" {
-					typ = unix.S_IFREG
-				}
-				out = append(out, Entry{Name: strconv.Itoa(fd), Cookie: int64(fd), Type: typ})
+				out = append(out, Entry{Name: strconv.Itoa(fd), Cookie: int64(fd)})
 			}
 			return out, nil
 		},

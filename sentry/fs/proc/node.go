@@ -129,7 +129,6 @@ func (n *node) noDirOp() error {
 type Entry struct {
 	Name   string
 	Cookie int64
-	Type   uint32 // S_IFMT; 0: found by looking the child up
 }
 
 // DirOps generate a directory's contents.
@@ -158,9 +157,6 @@ type Dir struct {
 func (t *Tree) NewDir(parent fs.Dentry, name string, a Attrs, ops DirOps) *Dir {
 	return &Dir{node: t.node(parent, name, unix.S_IFDIR, a), ops: ops, children: map[string]fs.Dentry{}}
 }
-
-// Tree returns the file system the directory belongs to.
-func (d *Dir) Tree() *Tree { return d.tree }
 
 // Lookup implements fs.Dentry.
 func (d *Dir) Lookup(name string) (fs.Dentry, error) {
@@ -204,14 +200,14 @@ func (d *Dir) Readdir(off int64, emit func(fs.DirEntry) bool) error {
 			continue
 		}
 		var ino uint64
-		typ := e.Type
-		if c, err := d.Lookup(e.Name); err == nil {
-			if st, err := c.Stat(); err == nil {
-				ino, typ = st.Ino, st.Type()
-			}
-		} else {
+		var typ uint32
+		c, err := d.Lookup(e.Name)
+		if err != nil {
 			// Gone since List: skip it, as a listing racing an exit does.
 			continue
+		}
+		if st, err := c.Stat(); err == nil {
+			ino, typ = st.Ino, st.Type()
 		}
 		if !emit(fs.DirEntry{Name: e.Name, Ino: ino, Type: fs.DirentType(typ), Off: e.Cookie + 3}) {
 			return nil
@@ -442,7 +438,7 @@ func (t *Tree) WithMountPoints(ops DirOps, nested []string) DirOps {
 		List: func() ([]Entry, error) {
 			ents, err := ops.List()
 			for i, e := range extra {
-				ents = append(ents, Entry{Name: e, Cookie: extraCookie + int64(i), Type: unix.S_IFDIR})
+				ents = append(ents, Entry{Name: e, Cookie: extraCookie + int64(i)})
 			}
 			return ents, err
 		},

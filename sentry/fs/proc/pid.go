@@ -402,7 +402,7 @@ func (p *pidDir) taskDir(parent fs.Dentry) fs.Dentry {
 		List: func() ([]Entry, error) {
 			var out []Entry
 			for _, t := range p.k.ThreadGroup(p.tgid) {
-				out = append(out, Entry{Name: strconv.Itoa(t.Tid()), Cookie: int64(t.Tid()), Type: unix.S_IFDIR})
+				out = append(out, Entry{Name: strconv.Itoa(t.Tid()), Cookie: int64(t.Tid())})
 			}
 			return out, nil
 		},

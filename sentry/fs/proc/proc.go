@@ -49,7 +49,7 @@ type FS struct {
 	mu       sync.Mutex
 	hostname string
 	bootID   string
-	// exeIDs caches which VFS file a host inode mapped into a process is
+	// files caches which VFS file a host inode mapped into a process is
 	// (see maps.go), by host device and inode.
 	files map[devIno]string
 }
@@ -81,7 +81,7 @@ func (f *FS) rootList() ([]Entry, error) {
 	}
 	if t := kernel.Current(); t != nil {
 		for _, pid := range t.Kernel().Processes() {
-			out = append(out, Entry{Name: strconv.Itoa(pid), Cookie: pidCookieBase + int64(pid), Type: unix.S_IFDIR})
+			out = append(out, Entry{Name: strconv.Itoa(pid), Cookie: pidCookieBase + int64(pid)})
 		}
 	}
 	return out, nil
@@ -103,7 +103,11 @@ func (f *FS) rootValid(name string) bool {
 		return true
 	}
 	t := kernel.Current()
-	return t != nil && t.Kernel().Task(tid) != nil || t != nil && t.Kernel().IsProcess(tid)
+	if t == nil {
+		return false
+	}
+	k := t.Kernel()
+	return k.IsProcess(tid) || k.Task(tid) != nil
 }
 
 func (f *FS) rootMake(d *Dir, name string) (fs.Dentry, error) {

@@ -90,10 +90,3 @@ func (f *FS) hostnameWriter() (func([]byte) error, error) {
 		return nil
 	}, nil
 }
-
-// Hostname returns the sandbox's host name.
-func (f *FS) Hostname() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.hostname
-}

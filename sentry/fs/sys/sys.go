@@ -99,7 +99,7 @@ func netClass(t *proc.Tree, parent fs.Dentry) fs.Dentry {
 		List: func() ([]proc.Entry, error) {
 			var out []proc.Entry
 			for i, n := range interfaces() {
-				out = append(out, proc.Entry{Name: n, Cookie: int64(i), Type: unix.S_IFDIR})
+				out = append(out, proc.Entry{Name: n, Cookie: int64(i)})
 			}
 			return out, nil
 		},
