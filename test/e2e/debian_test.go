@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -349,4 +350,163 @@ tar -czf - -C /tmp src | tar -xzf - -C /root
 [ "$(tree /tmp/src)" = "$(tree /root/src)" ] && echo gzip
 tar -tvf /tmp/a.tar src/d/f src/hard src/sym | awk '{print $1, $3, $6, $7, $8}'
 `, "same\nmetadata\ngzip\n-rws--x--- 5 src/d/f  \nhrws--x--- 0 src/hard link to\nlrwxrwxrwx 0 src/sym -> d/f\n", 0)
+}
+
+const pythonScript = `
+import filecmp, hashlib, mmap, os, shutil, subprocess, sys, tempfile, threading
+
+# os.walk: every name under /usr/share, none followed through a symlink.
+names = []
+for root, dirs, files in os.walk('/usr/share'):
+    names += [os.path.join(root, n) for n in dirs + files]
+names.sort()
+print('walk', len(names), hashlib.sha256('\n'.join(names).encode()).hexdigest()[:16])
+
+# tempfile and shutil.copytree, compared byte for byte.
+d = tempfile.mkdtemp(prefix='py-')
+print('tempdir', os.path.dirname(d), oct(os.stat(d).st_mode & 0o777))
+shutil.copytree('/usr/lib/python3.11/json', d + '/json', symlinks=True)
+c = filecmp.dircmp('/usr/lib/python3.11/json', d + '/json')
+same = filecmp.cmpfiles('/usr/lib/python3.11/json', d + '/json', c.common_files, shallow=False)
+print('copytree', c.left_only, c.right_only, len(same[0]), same[1], same[2])
+with tempfile.NamedTemporaryFile(dir=d, delete=False) as f:
+    f.write(b'.' * 10000)
+shutil.move(f.name, d + '/moved')
+shutil.rmtree(d + '/json')
+print('listdir', sorted(os.listdir(d)))
+
+# mmap: a shared mapping writes the file, a private one does not.
+with open(d + '/moved', 'r+b') as f:
+    m = mmap.mmap(f.fileno(), 0)
+    m[0:5] = b'hello'
+    m.flush()
+    m.close()
+    p = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE)
+    p[0:5] = b'xxxxx'
+    p.close()
+with open(d + '/moved', 'rb') as f:
+    print('mmap', f.read(7), os.fstat(f.fileno()).st_size)
+
+# subprocess: pipes, exit status, cwd and a killed child.
+r = subprocess.run(['ls', '-1', d], capture_output=True, text=True)
+print('subprocess', repr(r.stdout), r.returncode)
+r = subprocess.run('cd /etc && pwd && exit 3', shell=True, capture_output=True, text=True)
+print('shell', repr(r.stdout), r.returncode)
+r = subprocess.Popen(['sleep', '10'])
+r.kill()
+print('killed', r.wait())
+print('pwd', subprocess.check_output(['pwd'], cwd='/usr/lib').decode().strip())
+
+# threading: 8 threads make, check and remove their own files.
+errors = []
+def work(i):
+    try:
+        base = '%s/t%d' % (d, i)
+        os.mkdir(base)
+        for j in range(50):
+            p = '%s/%d' % (base, j)
+            with open(p, 'w') as f:
+                f.write('%d-%d' % (i, j))
+            if os.stat(p).st_size != len('%d-%d' % (i, j)):
+                errors.append(p)
+            with open(p) as f:
+                if f.read() != '%d-%d' % (i, j):
+                    errors.append(p)
+        if sorted(os.listdir(base), key=int) != [str(j) for j in range(50)]:
+            errors.append(base)
+        shutil.rmtree(base)
+    except Exception as e:
+        errors.append(repr(e))
+ts = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print('threads', errors, sorted(os.listdir(d)))
+print('exe', os.readlink('/proc/self/exe'), sys.executable)
+`
+
+func TestDebianPython(t *testing.T) {
+	root := debianRoot(t)
+	var names []string
+	share := filepath.Join(root, "usr/share")
+	filepath.WalkDir(share, func(p string, d os.DirEntry, err error) error {
+		if p != share {
+			names = append(names, "/usr/share"+strings.TrimPrefix(p, share))
+		}
+		return nil
+	})
+	sort.Strings(names)
+	sum := sha256.Sum256([]byte(strings.Join(names, "\n")))
+	want := fmt.Sprintf("walk %d %x\n", len(names), sum[:8]) +
+		"tempdir /tmp 0o700\n" +
+		"copytree [] [] 5 [] []\n" +
+		"listdir ['moved']\n" +
+		"mmap b'hello..' 10000\n" +
+		"subprocess 'moved\\n' 0\n" +
+		"shell '/etc\\n' 3\n" +
+		"killed -9\n" +
+		"pwd /usr/lib\n" +
+		"threads [] ['moved']\n" +
+		"exe /usr/bin/python3.11 /usr/bin/python3\n"
+	out, errOut, ws := debRun{}.run(t, "python3", "-c", pythonScript)
+	if out != want || ws != 0 {
+		t.Errorf("python:\n%s\nstderr %s\nstatus %s\nwant:\n%s", out, errOut, describe(ws), want)
+	}
+}
+
+func TestDebianPerl(t *testing.T) {
+	script := `
+use strict;
+mkdir "/tmp/p", 0750 or die "mkdir: $!";
+open(my $f, ">", "/tmp/p/a") or die "open: $!";
+print $f "abc\n";
+close $f;
+symlink("a", "/tmp/p/l") or die "symlink: $!";
+symlink("none", "/tmp/p/dangling") or die;
+link("/tmp/p/a", "/tmp/p/h") or die "link: $!";
+chmod 0640, "/tmp/p/a";
+utime 1000, 2000, "/tmp/p/a" or die;
+my $a = "/tmp/p/a";
+print join(",", map { $_ ? 1 : 0 } (-e $a, -f $a, -d $a, -l $a, -r $a, -w $a, -x $a, -z $a, -s $a)), "\n";
+print join(",", map { $_ ? 1 : 0 } (-l "/tmp/p/l", -f "/tmp/p/l", -e "/tmp/p/dangling", -l "/tmp/p/dangling", -d "/tmp/p", -x "/usr/bin/perl", -e "/nope")), "\n";
+my @st = stat($a);
+printf "%o %d %d %d %d\n", $st[2], $st[3], $st[7], $st[8], $st[9];
+my @lst = lstat("/tmp/p/l");
+printf "%o %d\n", $lst[2], $lst[7];
+print readlink("/tmp/p/l"), "\n";
+opendir(my $d, "/tmp/p") or die;
+print join(" ", sort grep { !/^\./ } readdir($d)), "\n";
+closedir $d;
+rename("/tmp/p/h", "/tmp/p/h2") or die;
+print unlink("/tmp/p/a", "/tmp/p/h2", "/tmp/p/nope"), "\n";
+print((-e "/tmp/p/a") ? "still\n" : "gone $!\n");
+open($f, "<", "/nope") or print "open: $!\n";
+print((rmdir "/tmp/p") ? "rmdir\n" : "rmdir: $!\n");
+`
+	want := "1,1,0,0,1,1,0,0,1\n" +
+		"1,1,0,1,1,1,0\n" +
+		"100640 2 4 1000 2000\n" +
+		"120777 1\n" +
+		"a\n" +
+		"a dangling h l\n" +
+		"2\n" +
+		"gone No such file or directory\n" +
+		"open: No such file or directory\n" +
+		"rmdir: Directory not empty\n"
+	out, errOut, ws := debRun{}.run(t, "perl", "-e", script)
+	if out != want || ws != 0 {
+		t.Errorf("perl:\n%s\nstderr %s\nstatus %s\nwant:\n%s", out, errOut, describe(ws), want)
+	}
+}
+
+func TestDebianSqlite(t *testing.T) {
+	// A rollback-journal database in /tmp and a WAL one (shared memory
+	// through mmap of the -shm file) in the overlay, each reopened by a
+	// second process.
+	checkScript(t, `
+sqlite3 /tmp/t.db "create table t(a integer primary key, b text); insert into t(b) values ('x'), ('y'); begin; insert into t(b) values ('z'); rollback;"
+sqlite3 /tmp/t.db "select count(*), group_concat(b) from t; pragma integrity_check;"
+sqlite3 /root/w.db "pragma journal_mode=wal; create table n(x); with recursive c(i) as (select 1 union all select i+1 from c where i < 20000) insert into n select i from c;"
+sqlite3 /root/w.db "select count(*), sum(x) from n; create index nx on n(x); select x from n where x = 777; pragma integrity_check;"
+ls /root | sort
+`, "2|x,y\nok\nwal\n20000|200010000\n777\nok\nw.db\n", 0)
 }
