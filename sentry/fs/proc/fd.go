@@ -104,7 +104,7 @@ func (p *pidDir) fdLink(d *Dir, name string, fd int) fs.Dentry {
 			if err != nil {
 				return "", err
 			}
-			return p.k.VFS.PathOf(callerRoot(c), f.Desc.Loc()), nil
+			return p.f.pathOf(p.k.VFS, callerRoot(c), f.Desc.Loc()), nil
 		}
 		link, err := os.Readlink("/proc/" + strconv.Itoa(t.Tid()) + "/fd/" + name)
 		if err != nil {

@@ -93,7 +93,7 @@ func (p *pidDir) knownFiles(t *kernel.Task) map[devIno]string {
 	root := callerRoot(c)
 	for _, f := range t.FDFiles() {
 		if k, ok := keyOfFD(f.Desc.HostFD()); ok {
-			known[k] = p.k.VFS.PathOf(root, f.Desc.Loc())
+			known[k] = p.f.pathOf(p.k.VFS, root, f.Desc.Loc())
 		}
 	}
 	if exe := exeOf(t); exe != "" {

@@ -75,9 +75,13 @@ func (p *pidDir) mountTable(info bool) ([]byte, error) {
 			fmt.Fprintf(&out, "%s %s %s %s 0 0\n", src, mp, m.Type, opts)
 			continue
 		}
-		var dev uint64
-		if st, err := v.Stat(ctx, m.Mount.Root(), "", unix.AT_EMPTY_PATH); err == nil {
-			dev = st.Dev
+		// This /proc's own device is known without a stat, which would
+		// take its tree lock a second time (see pathOf).
+		dev := p.f.dev
+		if m.Mount.Filesystem() != fs.Filesystem(p.f) {
+			if st, err := v.Stat(ctx, m.Mount.Root(), "", unix.AT_EMPTY_PATH); err == nil {
+				dev = st.Dev
+			}
 		}
 		super := "rw"
 		if m.Flags&fs.MountReadOnly != 0 {

@@ -355,7 +355,7 @@ func (p *pidDir) locLink(d *Dir, name string, loc func(t *kernel.Task) fs.Loc) f
 		if err != nil {
 			return "", err
 		}
-		return p.k.VFS.PathOf(callerRoot(c), l), nil
+		return p.f.pathOf(p.k.VFS, callerRoot(c), l), nil
 	}, func() (fs.Loc, error) {
 		_, l, err := get()
 		return l, err

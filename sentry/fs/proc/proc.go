@@ -210,3 +210,28 @@ func lines(b []byte) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+// pathOf is VFS.PathOf, except that it names locations in this /proc
+// itself. PathOf takes the read lock of each tree it walks; the VFS already
+// holds this tree's around the method that asks, and a second read lock
+// would wait behind a writer that came in between, which waits for the
+// first.
+func (f *FS) pathOf(v *fs.VFS, root, loc fs.Loc) string {
+	if loc.Mount.Filesystem() != fs.Filesystem(f) || loc == root {
+		return v.PathOf(root, loc)
+	}
+	top := loc.Mount.Root()
+	var parts []string
+	for d := loc.Dentry; d != top.Dentry; d = d.Parent() {
+		n, ok := d.(fs.Namer)
+		if d == nil || !ok {
+			return v.PathOf(root, loc)
+		}
+		parts = append(parts, n.Name())
+	}
+	p := strings.TrimSuffix(v.PathOf(root, top), "/")
+	for i := len(parts) - 1; i >= 0; i-- {
+		p += "/" + parts[i]
+	}
+	return p
+}

@@ -434,3 +434,27 @@ func TestHostObjectFD(t *testing.T) {
 		t.Errorf("read %q, %v", b, err)
 	}
 }
+
+func TestFDInProc(t *testing.T) {
+	s := newSandbox(t)
+	desc, err := s.v.Open(s.ctx, s.v.Root(), "/proc/self/fd", fs.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.k.NewFile(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fd = 1001
+	if _, err := s.task.Files().Install(f, false, fd, func(int, bool, int) (int, error) { return fd, nil }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.task.Files().Remove(fd)
+	want := "/proc/" + strconv.Itoa(s.task.Tid()) + "/fd"
+	if got, err := s.v.Readlink(s.ctx, s.v.Root(), "/proc/self/fd/1001"); err != nil || got != want {
+		t.Errorf("fd/1001 -> %q, %v; want %q", got, err, want)
+	}
+	if mi := s.read(t, "/proc/self/mountinfo"); !strings.Contains(mi, " /proc ") {
+		t.Errorf("mountinfo:\n%s", mi)
+	}
+}
