@@ -35,7 +35,8 @@ type globals struct {
 	network           string
 	ignoreUnsupported bool
 
-	logw io.Writer
+	logw   io.Writer
+	debugw io.Writer // nil unless --debug or --debug-log
 }
 
 var g globals
@@ -78,6 +79,16 @@ func main() {
 		}
 		g.logw = f
 	}
+	if g.debugLog != "" {
+		f, err := os.OpenFile(g.debugLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			fatalf("--debug-log: %v", err)
+		}
+		g.debugw, g.debug = f, true
+	} else if g.debug {
+		g.debugw = g.logw
+	}
+	debugf("runsc %s (pid %d): %q", version, os.Getpid(), os.Args[1:])
 	if g.logFormat != "text" && g.logFormat != "json" {
 		fatalf("--log-format: %q is not text or json", g.logFormat)
 	}
@@ -107,6 +118,13 @@ func logf(level, format string, args ...any) {
 	}
 }
 
+// debugf writes a debugging message with --debug or --debug-log.
+func debugf(format string, args ...any) {
+	if g.debugw != nil {
+		fmt.Fprintf(g.debugw, "%s runsc[%d]: %s\n", time.Now().UTC().Format(time.RFC3339Nano), os.Getpid(), fmt.Sprintf(format, args...))
+	}
+}
+
 func fatalf(format string, args ...any) {
 	logf("error", format, args...)
 	os.Exit(1)
@@ -114,6 +132,7 @@ func fatalf(format string, args ...any) {
 
 // failure reports err and returns the failure status.
 func failure(err error) subcommands.ExitStatus {
+	debugf("failed: %v", err)
 	logf("error", "%v", err)
 	return subcommands.ExitFailure
 }
@@ -124,6 +143,11 @@ func bootArgs() []string {
 		fmt.Sprintf("--ignore-unsupported-mounts=%t", g.ignoreUnsupported), "--log-format", g.logFormat}
 	if g.log != "" {
 		args = append(args, "--log", g.log)
+	}
+	if g.debugLog != "" {
+		args = append(args, "--debug-log", g.debugLog)
+	} else if g.debug {
+		args = append(args, "--debug")
 	}
 	return args
 }
