@@ -274,3 +274,25 @@ func (n *node) Getxattr(string) ([]byte, error)    { return nil, unix.EOPNOTSUPP
 func (n *node) Setxattr(string, []byte, int) error { return unix.EOPNOTSUPP }
 func (n *node) Listxattr() ([]string, error)       { return nil, nil }
 func (n *node) Removexattr(string) error           { return unix.EOPNOTSUPP }
+
+// NewPty makes a pty pair in the instance for a container's console
+// ("docker run -t"): the master goes to the console socket, the slave is
+// the process's stdio and shows in the sandbox as /dev/pts/<n>.
+func (f *FS) NewPty() (master, slave *os.File, n int, err error) {
+	ptmx := &node{fs: f, name: "ptmx"}
+	if master, err = ptmx.OpenHost(unix.O_RDWR); err != nil {
+		return nil, nil, 0, err
+	}
+	fd := int(master.Fd())
+	if n, err = unix.IoctlGetInt(fd, unix.TIOCGPTN); err == nil {
+		err = unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0)
+	}
+	if err == nil {
+		slave, err = (&node{fs: f, name: strconv.Itoa(n)}).OpenHost(unix.O_RDWR)
+	}
+	if err != nil {
+		master.Close()
+		return nil, nil, 0, err
+	}
+	return master, slave, n, nil
+}

@@ -95,3 +95,37 @@ func TestPty(t *testing.T) {
 		t.Errorf("mknod in devpts: %v, want EPERM", err)
 	}
 }
+
+func TestConsole(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run as root")
+		}
+		t.Skip("a devpts instance needs CAP_SYS_ADMIN")
+	}
+	p, err := devpts.New(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	master, slave, n, err := p.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	d, err := p.Root().Lookup(strconv.Itoa(n))
+	if err != nil {
+		t.Fatalf("the console's pty is not in /dev/pts: %v", err)
+	}
+	st, err := d.Stat()
+	var host unix.Stat_t
+	if err != nil || unix.Fstat(int(slave.Fd()), &host) != nil || st.Rdev != host.Rdev || st.Ino != host.Ino {
+		t.Errorf("/dev/pts/%d is not the console's slave: %+v %v", n, st, err)
+	}
+	master.Write([]byte("in\n"))
+	buf := make([]byte, 8)
+	if k, err := slave.Read(buf); err != nil || string(buf[:k]) != "in\n" {
+		t.Errorf("slave read %q, %v", buf[:k], err)
+	}
+}
