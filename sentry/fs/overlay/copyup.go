@@ -119,9 +119,12 @@ func (f *FS) checkSpace(st *fs.Stat) error {
 	return nil
 }
 
+// copyXattrs copies the xattrs of src the upper can hold; like Linux, an
+// attribute the upper does not support or the lower will not show is
+// skipped rather than failing the copy-up.
 func copyXattrs(u, src fs.Dentry) error {
 	names, err := src.Listxattr()
-	if errors.Is(err, unix.EOPNOTSUPP) {
+	if noXattr(err) {
 		return nil
 	}
 	if err != nil {
@@ -132,10 +135,10 @@ func copyXattrs(u, src fs.Dentry) error {
 			continue
 		}
 		v, err := src.Getxattr(n)
-		if err != nil {
-			return err
+		if err == nil {
+			err = u.Setxattr(n, v, 0)
 		}
-		if err := u.Setxattr(n, v, 0); err != nil {
+		if err != nil && !noXattr(err) {
 			return err
 		}
 	}

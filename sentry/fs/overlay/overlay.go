@@ -137,7 +137,28 @@ func New(opts Options) (*FS, error) {
 	}
 	root.inode = f.inodeFor(top.layer, &st)
 	f.root = root
+	if top.layer == 0 && len(root.lowers) > 0 {
+		if err := root.adoptLowerRoot(); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
+}
+
+// adoptLowerRoot gives an empty upper root the mode, owner and times of
+// the topmost lower root: the root is copied up at mount, so a container's
+// "/" looks like its image's whatever the upper tmpfs was made with.
+func (d *dentry) adoptLowerRoot() error {
+	empty := true
+	if err := d.upper.Readdir(2, func(fs.DirEntry) bool { empty = false; return false }); err != nil || !empty {
+		return err
+	}
+	st, err := d.lowers[0].d.Stat()
+	if err != nil {
+		return err
+	}
+	return d.upper.SetStat(&fs.SetStat{Mask: fs.SetMode | fs.SetUID | fs.SetGID | fs.SetAtime | fs.SetMtime,
+		Mode: st.Mode & 0o7777, UID: st.UID, GID: st.GID, Atime: st.Atime, Mtime: st.Mtime})
 }
 
 // Root implements fs.Filesystem.
@@ -266,10 +287,21 @@ func (f *FS) isOpaque(c component) (bool, error) {
 	switch {
 	case err == nil:
 		return len(v) == 1 && v[0] == 'y', nil
-	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EOPNOTSUPP):
+	case noXattr(err):
 		return false, nil
 	}
 	return false, err
+}
+
+// noXattr reports an error that means a layer has no such xattr for us:
+// absent, unsupported, or not readable by the gofer's credentials.
+func noXattr(err error) bool {
+	for _, e := range []unix.Errno{unix.ENODATA, unix.EOPNOTSUPP, unix.EPERM, unix.EACCES, unix.ENOSYS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // hidden reports whether name is private to the encoding of a layer.

@@ -6,6 +6,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/runsc/sentry/fs"
+	"runsc.dev/runsc/sentry/fs/ramfs"
+	"runsc.dev/runsc/sentry/fs/tmpfs"
 )
 
 func TestMergeAndCopyUp(t *testing.T) {
@@ -142,5 +144,16 @@ func TestHardLinksSurviveCopyUp(t *testing.T) {
 	must(t, o.v.Chmod(o.ctx, o.v.Root(), "/b", 0o600, 0))
 	if got := o.mustRead("/b"); got != "new" {
 		t.Fatalf("b = %q after its own copy-up", got)
+	}
+}
+
+// TestRootAdoptsLowerRoot: an empty upper's root (tmpfs makes it 01777)
+// takes the image root's mode and owner.
+func TestRootAdoptsLowerRoot(t *testing.T) {
+	l := ramfs.New(ramfs.Options{Mode: 0o750, UID: 5, GID: 6})
+	o, err := New(Options{Upper: tmpfs.New(tmpfs.Options{}), Lowers: []Layer{{FS: l}}})
+	must(t, err)
+	if st := newNS(t, o).stat("/"); st.Mode != unix.S_IFDIR|0o750 || st.UID != 5 || st.GID != 6 {
+		t.Fatalf("root %o %d:%d", st.Mode, st.UID, st.GID)
 	}
 }
