@@ -42,7 +42,8 @@ type Process struct {
 	Files []*os.File
 	// Creds are the program's ids and capabilities; nil runs it with the
 	// sentry's.
-	Creds *platform.Creds
+	Creds   *platform.Creds
+	Rlimits []platform.Rlimit
 }
 
 // NewSandbox makes a sentry over the namespace v.
@@ -115,7 +116,7 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
 	}
 	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask = creds, root, cwd, p.Umask
-	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds})
+	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits})
 	plan.File.Close()
 	if err != nil {
 		return nil, err

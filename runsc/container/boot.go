@@ -211,9 +211,15 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 		sb.Close()
 		return nil, nil, err
 	}
+	rlimits, err := processRlimits(p)
+	if err != nil {
+		l.Close()
+		sb.Close()
+		return nil, nil, err
+	}
 	proc, err := sb.Start(boot.Process{
 		Argv: p.Args, Env: p.Env, Cwd: path.Clean(p.Cwd), Umask: umask,
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, Creds: creds,
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, Creds: creds, Rlimits: rlimits,
 	})
 	if err != nil {
 		l.Close()
@@ -333,4 +339,29 @@ var capNumbers = map[string]uint{
 	"CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31, "CAP_MAC_OVERRIDE": 32,
 	"CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35, "CAP_BLOCK_SUSPEND": 36,
 	"CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
+}
+
+var rlimitNumbers = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+}
+
+// processRlimits converts process.rlimits.
+func processRlimits(p *specs.Process) ([]platform.Rlimit, error) {
+	var out []platform.Rlimit
+	for i, r := range p.Rlimits {
+		nr, ok := rlimitNumbers[r.Type]
+		if !ok {
+			return nil, fmt.Errorf("process.rlimits[%d].type: unknown limit %q", i, r.Type)
+		}
+		if r.Soft > r.Hard {
+			return nil, fmt.Errorf("process.rlimits[%d]: soft limit above hard limit", i)
+		}
+		out = append(out, platform.Rlimit{Resource: nr, Soft: r.Soft, Hard: r.Hard})
+	}
+	return out, nil
 }

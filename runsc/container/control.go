@@ -127,7 +127,12 @@ func handleExec(c *net.UnixConn, sb *boot.Sandbox) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	proc, err := sb.Start(boot.Process{Argv: p.Args, Env: p.Env, Cwd: path.Clean(cwd), Umask: umask, Files: files, Creds: creds})
+	rlimits, err := processRlimits(&p)
+	if err != nil {
+		reply(execReply{Error: err.Error()})
+		return
+	}
+	proc, err := sb.Start(boot.Process{Argv: p.Args, Env: p.Env, Cwd: path.Clean(cwd), Umask: umask, Files: files, Creds: creds, Rlimits: rlimits})
 	if err != nil {
 		reply(execReply{Error: err.Error()})
 		return

@@ -142,6 +142,14 @@ type Spec struct {
 	// Creds, if set, are the ids and capabilities the program gets; nil
 	// keeps the sentry's.
 	Creds *Creds
+	// Rlimits are set on the program before it starts.
+	Rlimits []Rlimit
+}
+
+// Rlimit is one resource limit (RLIMIT_*).
+type Rlimit struct {
+	Resource   int
+	Soft, Hard uint64
 }
 
 // Creds are a program's ids and capability sets (bit n = capability n).
