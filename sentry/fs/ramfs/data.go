@@ -75,7 +75,7 @@ func (i *inode) releaseIfUnused(f *FS) {
 		f.pages.Add(-i.dataPages.Swap(0))
 	}
 	if i.mode&unix.S_IFMT == unix.S_IFLNK && len(i.target) > shortSymlink {
-		f.pages.Add(-1)
+		f.releasePages(1)
 	}
 	f.releaseIspace(inodeSpace + i.xattrsSpace())
 }
@@ -89,8 +89,12 @@ func (i *inode) xattrsSpace() int64 {
 }
 
 // reservePages takes n pages from the size limit, reporting false if they
-// are not there.
+// are not there. With a DataDir the host's tmpfs keeps the limit, so the
+// pages (of long symlinks) are taken there, as the size of a ballast file.
 func (f *FS) reservePages(n int64) bool {
+	if f.opts.DataDir != nil {
+		return f.resizeBallast(n) == nil
+	}
 	if f.opts.MaxPages == 0 {
 		f.pages.Add(n)
 		return true
@@ -104,6 +108,39 @@ func (f *FS) reservePages(n int64) bool {
 			return true
 		}
 	}
+}
+
+// releasePages gives back n pages reservePages took.
+func (f *FS) releasePages(n int64) {
+	if f.opts.DataDir != nil {
+		f.resizeBallast(-n)
+		return
+	}
+	f.pages.Add(-n)
+}
+
+// resizeBallast grows or shrinks the ballast file in DataDir by n pages.
+func (f *FS) resizeBallast(n int64) error {
+	f.reserveMu.Lock()
+	defer f.reserveMu.Unlock()
+	if f.ballast == nil {
+		fd, err := unix.Openat(int(f.opts.DataDir.Fd()), ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return err
+		}
+		f.ballast = os.NewFile(uintptr(fd), "ballast:ramfs")
+	}
+	size := (f.ballastPages + n) * PageSize
+	var err error
+	if n > 0 {
+		err = unix.Fallocate(int(f.ballast.Fd()), 0, 0, size)
+	} else {
+		err = unix.Ftruncate(int(f.ballast.Fd()), size)
+	}
+	if err == nil {
+		f.ballastPages += n
+	}
+	return err
 }
 
 // account updates the page count after the memfd's allocation changed.
@@ -176,9 +213,14 @@ func (r *regularFile) ReadAt(p []byte, off int64) (int, error) {
 func (r *regularFile) WriteAt(p []byte, off int64) (int, error) {
 	f := r.fs
 	if f.opts.MaxPages == 0 {
-		n, err := r.data.WriteAt(p, off)
+		n, err := pwrite(r.data, p, off)
 		if aerr := r.inode.account(f, r.data); err == nil {
 			err = aerr
+		}
+		// Some data written is a short write, not an error (the host's
+		// tmpfs under DataDir filling up).
+		if n > 0 {
+			err = nil
 		}
 		return n, errnoOf(err)
 	}
@@ -200,7 +242,7 @@ func (r *regularFile) WriteAt(p []byte, off int64) (int, error) {
 				return written, nil
 			}
 		}
-		n, err := r.data.WriteAt(p[written:written+int(chunk)], pos)
+		n, err := pwrite(r.data, p[written:written+int(chunk)], pos)
 		written += n
 		if aerr := r.inode.account(f, r.data); err == nil {
 			err = aerr
@@ -210,6 +252,23 @@ func (r *regularFile) WriteAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// pwrite writes p at off, returning how much was written even when an
+// error stopped it (os.File.WriteAt drops that count).
+func pwrite(f *os.File, p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Pwrite(int(f.Fd()), p[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // pageAllocated reports whether the page holding off already has storage.

@@ -53,8 +53,12 @@ type FS struct {
 	pages   atomic.Int64 // pages of file data and long symlinks in use
 	ispace  atomic.Int64 // bytes of inode space in use (see reserveIspace)
 	// reserveMu serialises writes that might cross MaxPages, so two of them
-	// cannot both take the last pages.
+	// cannot both take the last pages, and changes of the ballast.
 	reserveMu sync.Mutex
+	// ballast holds the pages of long symlinks in DataDir, where the host
+	// counts them against the size limit.
+	ballast      *os.File
+	ballastPages int64
 }
 
 // New makes an empty file system whose root directory has opts' mode and

@@ -107,3 +107,45 @@ func FuzzDifferential(f *testing.F) {
 		}
 	})
 }
+
+// dataDirSide is our tmpfs with its file data in a host tmpfs of the same
+// size (tmpfs.Options.DataDir), as boot sets up a size-limited tmpfs.
+func dataDirSide(t testing.TB, data string) fstest.Side {
+	prot, err := fstest.HostProtected()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := tmpfs.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fstest.Side{Name: "sentry-datadir", New: func() (fstest.Executor, error) {
+		dir, unmount, err := fstest.MountTmpfs(t.TempDir(), fmt.Sprintf("size=%d,mode=0700", opts.SizeBytes))
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Open(dir)
+		unmount()
+		if err != nil {
+			return nil, err
+		}
+		o := opts
+		o.DataDir = f
+		v := fs.New(tmpfs.New(o), 0, "tmpfs")
+		v.SetProtected(prot)
+		return closer{fstest.NewVFS(v), func() { f.Close() }}, nil
+	}}
+}
+
+// TestDifferentialDataDir runs the size-limited seeds with file data in a
+// host tmpfs.
+func TestDifferentialDataDir(t *testing.T) {
+	needRoot(t)
+	for seed := uint64(4); seed <= 100; seed += 4 {
+		data := mountData(seed)
+		host, _ := sides(t, data)
+		if err := fstest.Check(int64(seed), 1000, host, dataDirSide(t, data)); err != nil {
+			t.Error(err)
+		}
+	}
+}
