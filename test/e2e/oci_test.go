@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -296,4 +298,103 @@ func treeDigest(t *testing.T, root string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// processAlive reports whether pid runs (and is not a zombie).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+func containerPids(t *testing.T, r *runscCmd, id string) []int {
+	t.Helper()
+	out, code := r.run("ps", "--format", "json", id)
+	if code != 0 {
+		t.Fatalf("ps: %q", out)
+	}
+	var pids []int
+	if err := json.Unmarshal([]byte(out), &pids); err != nil || len(pids) == 0 {
+		t.Fatalf("ps: %q %v", out, err)
+	}
+	return pids
+}
+
+// TestSandboxCrash kills the sentry mid-run: the program dies with it, the
+// container is stopped and deletes cleanly.
+func TestSandboxCrash(t *testing.T) {
+	r := newRunsc(t)
+	if out, code := r.run("run", "--detach", "--bundle", bundle(t, "/bin/sh", "-c", "sleep 60"), "crash"); code != 0 {
+		t.Fatal(out)
+	}
+	pids := containerPids(t, r, "crash")
+	out, _ := r.run("state", "crash")
+	var st struct{ Pid int }
+	json.Unmarshal([]byte(out), &st)
+	if err := unix.Kill(st.Pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, r, "crash", "stopped")
+	deadline := time.Now().Add(5 * time.Second)
+	for _, p := range pids {
+		for processAlive(p) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if processAlive(p) {
+			t.Errorf("process %d of the container survived its sandbox", p)
+		}
+	}
+	if out, code := r.run("delete", "crash"); code != 0 {
+		t.Errorf("delete after crash: %q", out)
+	}
+}
+
+// TestGoferCrash kills the gofer mid-run: file access fails with an error
+// instead of hanging, and the container can be killed and deleted.
+func TestGoferCrash(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/sh", "-c", `while true; do /bin/cat /etc/none 2>/dev/null; ls /bin > /dev/null 2>&1 || echo failed > /tmp/failed; sleep 0.05; done`)
+	if out, code := r.run("run", "--detach", "--bundle", b, "gcrash"); code != 0 {
+		t.Fatal(out)
+	}
+	out, _ := r.run("state", "gcrash")
+	var st struct{ Pid int }
+	json.Unmarshal([]byte(out), &st)
+	killed := false
+	for _, p := range descendantsOf(st.Pid) {
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); strings.Contains(string(cmd), "gofer") {
+			unix.Kill(p, unix.SIGKILL)
+			killed = true
+		}
+	}
+	if !killed {
+		t.Fatal("no gofer found")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if out, code := r.run("kill", "gcrash", "KILL"); code != 0 {
+		t.Fatalf("kill: %q", out)
+	}
+	waitStatus(t, r, "gcrash", "stopped")
+	if out, code := r.run("delete", "gcrash"); code != 0 {
+		t.Errorf("delete: %q", out)
+	}
+}
+
+func descendantsOf(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(b)) {
+			var c int
+			fmt.Sscan(f, &c)
+			out = append(out, c)
+			out = append(out, descendantsOf(c)...)
+		}
+	}
+	return out
 }
