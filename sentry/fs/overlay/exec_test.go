@@ -37,13 +37,15 @@ const (
 	opStat
 	opReaddir
 	opReadlink
-	opWhiteout // mknod char 0/0 (layer set-up only)
+	opWhiteout  // mknod char 0/0
+	opHold      // open O_RDONLY and keep it in slot size
+	opReadHeld  // pread the description in slot size from offset 0
 	numOps
 )
 
 var opNames = [...]string{"create", "append", "read", "truncate", "mkdir", "rmdir", "unlink", "rename",
 	"link", "symlink", "chmod", "chown", "setxattr", "removexattr", "getxattr", "utimens", "mkfifo",
-	"stat", "readdir", "readlink", "whiteout"}
+	"stat", "readdir", "readlink", "whiteout", "hold", "readheld"}
 
 type op struct {
 	kind  opKind
@@ -69,7 +71,7 @@ func (o op) String() string {
 		s += fmt.Sprintf(" flags=%#x", o.flags)
 	case opChmod, opMkdir:
 		s += fmt.Sprintf(" mode=%#o", o.mode)
-	case opTruncate:
+	case opTruncate, opHold, opReadHeld:
 		s += fmt.Sprintf(" size=%d", o.size)
 	case opSetxattr, opRemovexattr, opGetxattr:
 		s += " " + o.name
@@ -120,7 +122,11 @@ type executor interface {
 }
 
 // hostExec runs operations with syscalls under root.
-type hostExec struct{ root string }
+// held are the descriptions opHold keeps open, by slot.
+type hostExec struct {
+	root string
+	held map[int64]int
+}
 
 func (h hostExec) p(s string) string { return h.root + s }
 
@@ -198,8 +204,33 @@ func (h hostExec) run(o op) result {
 		}
 	case opReadlink:
 		out, err = os.Readlink(p)
+	case opHold:
+		var fd int
+		if fd, err = unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0); err == nil {
+			if old, ok := h.held[o.size]; ok {
+				unix.Close(old)
+			}
+			h.held[o.size] = fd
+		}
+	case opReadHeld:
+		fd, ok := h.held[o.size]
+		if !ok {
+			err = unix.EBADF
+			break
+		}
+		buf := make([]byte, 64)
+		var k int
+		if k, err = unix.Pread(fd, buf, 0); err == nil {
+			out = string(buf[:k])
+		}
 	}
 	return result{errnoOf(err), out}
+}
+
+func (h hostExec) close() {
+	for _, fd := range h.held {
+		unix.Close(fd)
+	}
 }
 
 func (h hostExec) dump(raw bool) []string {
@@ -268,7 +299,10 @@ func hostXattrs(p string, raw bool) string {
 }
 
 // vfsExec runs operations through a sentry VFS.
-type vfsExec struct{ n *ns }
+type vfsExec struct {
+	n    *ns
+	held map[int64]*fs.FileDescription
+}
 
 func (x vfsExec) run(o op) result {
 	v, ctx, root := x.n.v, x.n.ctx, x.n.v.Root()
@@ -334,8 +368,33 @@ func (x vfsExec) run(o op) result {
 		}
 	case opReadlink:
 		out, err = v.Readlink(ctx, root, o.path)
+	case opHold:
+		var fd *fs.FileDescription
+		if fd, err = v.Open(ctx, root, o.path, fs.OpenHow{Flags: unix.O_RDONLY | unix.O_NOFOLLOW}); err == nil {
+			if old := x.held[o.size]; old != nil {
+				old.Close()
+			}
+			x.held[o.size] = fd
+		}
+	case opReadHeld:
+		fd := x.held[o.size]
+		if fd == nil {
+			err = unix.EBADF
+			break
+		}
+		buf := make([]byte, 64)
+		var k int
+		if k, err = fd.Pread(buf, 0); err == nil {
+			out = string(buf[:k])
+		}
 	}
 	return result{errnoOf(err), out}
+}
+
+func (x vfsExec) close() {
+	for _, fd := range x.held {
+		fd.Close()
+	}
 }
 
 // readdir lists a directory as os.ReadDir does: sorted, with DT types.

@@ -76,7 +76,7 @@ func runDiffSeed(t *testing.T, base string, seed uint64, nops int) {
 	for i := range 3 {
 		ld := filepath.Join(dir, fmt.Sprintf("l%d", i))
 		lf := layer(t, nil)
-		h, x := hostExec{ld}, vfsExec{newNS(t, lf)}
+		h, x := hostExec{root: ld}, vfsExec{n: newNS(t, lf)}
 		for _, o := range genLayer(r, i < 2) {
 			if o.kind == opCreate && h.isSpecial(o.path) {
 				continue // opening a fifo would block
@@ -113,7 +113,9 @@ func runDiffSeed(t *testing.T, base string, seed uint64, nops int) {
 	up := tmpfs.New(tmpfs.Options{Mode: 0o755})
 	ofs, err := New(Options{Upper: up, Lowers: lowers})
 	must(t, err)
-	host, ours := hostExec{mnt}, vfsExec{newNS(t, ofs)}
+	host, ours := hostExec{root: mnt, held: map[int64]int{}}, vfsExec{n: newNS(t, ofs), held: map[int64]*fs.FileDescription{}}
+	defer host.close()
+	defer ours.close()
 	var log []string
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -168,7 +170,7 @@ func runDiffSeed(t *testing.T, base string, seed uint64, nops int) {
 		fail("merged trees differ:\n%s", diffLines(h, x))
 	}
 	upDir := filepath.Join(dir, "u")
-	h, x := (hostExec{upDir}).dump(true), (vfsExec{newNS(t, up)}).dump(true)
+	h, x := (hostExec{root: upDir}).dump(true), (vfsExec{n: newNS(t, up)}).dump(true)
 	h, x = dropIdleOpaque(t, h, upDir, lowers), dropIdleOpaque(t, x, upDir, lowers)
 	if strings.Join(h, "\n") != strings.Join(x, "\n") {
 		fail("uppers differ:\n%s", diffLines(h, x))
@@ -471,8 +473,13 @@ func genOp(r *rand.Rand, host oracle) op {
 		o.kind, o.mode = opMkfifo, 0o644
 	case n < 85:
 		o.kind = opWhiteout
-	case n < 91:
+	case n < 88:
 		o.kind = opStat
+	case n < 90:
+		// Descriptions held open across copy-ups must read the copy.
+		o.kind, o.size = opHold, int64(r.IntN(3))
+	case n < 91:
+		o.kind, o.size = opReadHeld, int64(r.IntN(3))
 	case n < 97:
 		o.kind = opReaddir
 		if r.IntN(4) == 0 {
@@ -481,7 +488,7 @@ func genOp(r *rand.Rand, host oracle) op {
 	default:
 		o.kind = opReadlink
 	}
-	if (o.kind == opCreate || o.kind == opAppend || o.kind == opRead) && host.isSpecial(o.path) {
+	if (o.kind == opCreate || o.kind == opAppend || o.kind == opRead || o.kind == opHold) && host.isSpecial(o.path) {
 		o.kind = opStat // opening a fifo would block
 	}
 	if o.kind == opChown && host.isSymlink(o.path) {

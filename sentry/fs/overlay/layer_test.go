@@ -24,7 +24,7 @@ func TestLayerRoundTrip(t *testing.T) {
 		var lowers []fs.Filesystem
 		for i := range 2 {
 			lf := layer(t, nil)
-			x := vfsExec{newNS(t, lf)}
+			x := vfsExec{n: newNS(t, lf)}
 			for _, o := range genLayer(r, i == 0) {
 				if o.kind == opCreate && x.isSpecial(o.path) {
 					continue
@@ -34,10 +34,11 @@ func TestLayerRoundTrip(t *testing.T) {
 			lowers = append(lowers, lf)
 		}
 		o, view, _ := mount(t, lowers...)
-		x := vfsExec{view}
+		x := vfsExec{n: view, held: map[int64]*fs.FileDescription{}}
 		for range 300 {
 			x.run(genOp(r, x))
 		}
+		x.close()
 		want := x.dump(false)
 		var buf bytes.Buffer
 		must(t, o.Export(&buf))
@@ -50,7 +51,7 @@ func TestLayerRoundTrip(t *testing.T) {
 			}
 			o2, err := New(Options{Upper: tmpfs.New(tmpfs.Options{Mode: 0o755}), Lowers: ls})
 			must(t, err)
-			if got := (vfsExec{newNS(t, o2)}).dump(false); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			if got := (vfsExec{n: newNS(t, o2)}).dump(false); strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("seed %d, format %d: merged view differs after the round trip:\n%s", seed, format, diffLines(want, got))
 			}
 		}

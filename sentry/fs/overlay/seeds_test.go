@@ -57,9 +57,9 @@ func (n *ns) rmAll(path string) error {
 // over the same lower sees everything again.
 func TestSeed002RmRfRoot(t *testing.T) {
 	lower := rootfs(t)
-	before := (vfsExec{newNS(t, lower)}).dump(false)
+	before := (vfsExec{n: newNS(t, lower)}).dump(false)
 	_, o, up := mount(t, lower)
-	want := (vfsExec{o}).dump(false)
+	want := (vfsExec{n: o}).dump(false)
 	must(t, o.rmAll("/"))
 	eq(t, o.ls("/"), nil)
 	if o.exists("/bin/sh") || o.exists("/etc") {
@@ -71,11 +71,11 @@ func TestSeed002RmRfRoot(t *testing.T) {
 			t.Fatalf("upper /%s is not a whiteout: %+v", n, st)
 		}
 	}
-	if after := (vfsExec{newNS(t, lower)}).dump(false); strings.Join(after, "\n") != strings.Join(before, "\n") {
+	if after := (vfsExec{n: newNS(t, lower)}).dump(false); strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Fatalf("lower changed:\n%s", diffLines(before, after))
 	}
 	_, fresh, _ := mount(t, lower)
-	if got := (vfsExec{fresh}).dump(false); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := (vfsExec{n: fresh}).dump(false); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("fresh overlay differs:\n%s", diffLines(want, got))
 	}
 	// The sandbox can build a new world on the ruins.
