@@ -56,11 +56,11 @@ func (r debRun) run(t *testing.T, argv ...string) (string, string, unix.WaitStat
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	var stdout, stderr syncBuffer
 	files, wait := stdio(t, r.stdin, &stdout, &stderr)
 	p, err := s.Start(boot.Process{Argv: argv, Env: debianEnv, Cwd: "/root", Umask: 0o022, Files: files})
 	if err != nil {
+		s.Close()
 		wait()
 		t.Fatalf("start %q: %v", argv, err)
 	}
@@ -68,6 +68,9 @@ func (r debRun) run(t *testing.T, argv ...string) (string, string, unix.WaitStat
 		r.started(p, &stdout)
 	}
 	ws := p.Wait()
+	// As when a container's init dies, nothing else of the program
+	// survives it (orphans would hold the output pipes open).
+	s.Close()
 	wait()
 	return stdout.String(), stderr.String(), ws
 }
@@ -509,4 +512,106 @@ sqlite3 /root/w.db "pragma journal_mode=wal; create table n(x); with recursive c
 sqlite3 /root/w.db "select count(*), sum(x) from n; create index nx on n(x); select x from n where x = 777; pragma integrity_check;"
 ls /root | sort
 `, "2|x,y\nok\nwal\n20000|200010000\n777\nok\nw.db\n", 0)
+}
+
+// TestDebianThreadsFileCalls runs 8 threads that open, stat, read and close
+// their own files concurrently for 3 seconds and check every result.
+func TestDebianThreadsFileCalls(t *testing.T) {
+	bin := compile(t, "threads.c", "-pthread")
+	out, errOut, ws := runProgram(t, bin, "3")
+	if out != "ok\n" || ws != 0 {
+		t.Fatalf("threads: %q %s\nstderr %s", out, describe(ws), errOut)
+	}
+	t.Logf("threads: %s", strings.TrimSpace(errOut))
+}
+
+// TestDebianAlarmStorm interrupts file calls with a SIGALRM every 50 µs; no
+// call may be lost or done twice.
+func TestDebianAlarmStorm(t *testing.T) {
+	bin := compile(t, "alarm.c")
+	out, errOut, ws := runProgram(t, bin, "1000")
+	if out != "ok\n" || ws != 0 {
+		t.Fatalf("alarm storm: %q %s\nstderr %s", out, describe(ws), errOut)
+	}
+	t.Logf("alarm storm: %s", strings.TrimSpace(errOut))
+}
+
+// TestDebianSignalsReachProgram sends SIGINT and SIGTERM from outside the
+// sandbox to a program busy with file calls; its handlers must run.
+func TestDebianSignalsReachProgram(t *testing.T) {
+	script := `
+import os, signal, sys
+got = []
+signal.signal(signal.SIGINT, lambda s, f: got.append('INT'))
+signal.signal(signal.SIGTERM, lambda s, f: got.append('TERM'))
+print('ready', flush=True)
+n = 0
+while 'TERM' not in got:
+    os.stat('/etc/passwd')
+    with open('/etc/hostname' if os.path.exists('/etc/hostname') else '/etc/debian_version') as f:
+        f.read()
+    n += 1
+    if got and got[-1] == 'INT':
+        print('INT', flush=True)
+        got.append('seen')
+print(got, n > 0)
+`
+	var sendErr error
+	out, errOut, ws := debRun{started: func(p *platform.Process, stdout *syncBuffer) {
+		for _, step := range []struct {
+			after string
+			sig   unix.Signal
+		}{{"ready\n", unix.SIGINT}, {"INT\n", unix.SIGTERM}} {
+			if !stdout.waitFor(step.after) {
+				sendErr = fmt.Errorf("no %q in %q", step.after, stdout.String())
+				p.Signal(unix.SIGKILL)
+				return
+			}
+			if err := p.Signal(step.sig); err != nil {
+				sendErr = err
+			}
+		}
+	}}.run(t, "python3", "-c", script)
+	if sendErr != nil {
+		t.Fatal(sendErr)
+	}
+	if want := "ready\nINT\n['INT', 'seen', 'TERM'] True\n"; out != want || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
+
+// TestDebianKilledBySignal checks wait statuses of programs killed by
+// signals, seen from outside the sandbox and by a shell inside it.
+func TestDebianKilledBySignal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		argv []string
+		send unix.Signal // from outside, once the program is running
+		want unix.Signal
+	}{
+		{"SIGTERM from outside", []string{"/bin/bash", "-c", "echo running; exec sleep 100"}, unix.SIGTERM, unix.SIGTERM},
+		{"SIGKILL during file calls", []string{"/bin/bash", "-c", "echo running; while :; do ls -R /usr/share >/dev/null; done"}, unix.SIGKILL, unix.SIGKILL},
+		{"abort", []string{"python3", "-c", "import os; os.abort()"}, 0, unix.SIGABRT},
+		{"SIGSEGV", []string{"perl", "-e", "kill 'SEGV', $$"}, 0, unix.SIGSEGV},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := debRun{}
+			if tc.send != 0 {
+				r.started = func(p *platform.Process, stdout *syncBuffer) {
+					stdout.waitFor("running\n")
+					p.Signal(tc.send)
+				}
+			}
+			_, errOut, ws := r.run(t, tc.argv...)
+			if !ws.Signaled() || ws.Signal() != tc.want {
+				t.Fatalf("%s, want killed by %v\nstderr %s", describe(ws), tc.want, errOut)
+			}
+		})
+	}
+	checkScript(t, `sleep 10 & kill -INT $!; wait $!; echo $?
+python3 -c 'import os; os.abort()'; echo $?
+bash -c 'kill -SEGV $$'; echo $?
+perl -e 'kill "KILL", $$'; echo $?
+(trap 'echo trapped; exit 5' TERM; kill -TERM $BASHPID; sleep 1); echo $?
+`, "130\n134\n139\n137\ntrapped\n5\n", 0)
 }
