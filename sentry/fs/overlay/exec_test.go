@@ -37,9 +37,9 @@ const (
 	opStat
 	opReaddir
 	opReadlink
-	opWhiteout  // mknod char 0/0
-	opHold      // open O_RDONLY and keep it in slot size
-	opReadHeld  // pread the description in slot size from offset 0
+	opWhiteout // mknod char 0/0
+	opHold     // open O_RDONLY and keep it in slot size
+	opReadHeld // pread the description in slot size from offset 0
 	numOps
 )
 
