@@ -144,6 +144,10 @@ type Spec struct {
 	Creds *Creds
 	// Rlimits are set on the program before it starts.
 	Rlimits []Rlimit
+	// EmptyRoot puts the program in its own mount namespace whose root is
+	// an empty read-only tmpfs (defense in depth: a path the host kernel
+	// resolves for it without a trap finds nothing). Needs File.
+	EmptyRoot bool
 }
 
 // Rlimit is one resource limit (RLIMIT_*).

@@ -239,12 +239,22 @@ func run(t *testing.T, p *platform.Platform, prog string, args ...string) result
 	defer r.Close()
 	devnull, _ := os.Open(os.DevNull)
 	defer devnull.Close()
+	started := make(chan struct{})
+	go func() {
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			fmt.Fprintf(os.Stderr, "%v: Start hangs; tracees:\n%s", args, dumpTracees())
+		}
+	}()
 	proc, err := p.Start(platform.Spec{Path: prog, Argv: append([]string{"platform"}, args...),
 		Env: []string{"A=1"}, Files: []*os.File{devnull, w, w}})
+	close(started)
 	w.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = r.SetReadDeadline(time.Now().Add(60 * time.Second))
 	outc := make(chan string)
 	go func() { b, _ := io.ReadAll(r); outc <- string(b) }()
 	select {
@@ -321,6 +331,7 @@ func TestSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = r.SetReadDeadline(time.Now().Add(60 * time.Second))
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	if line != "ready\n" {
 		t.Fatalf("got %q", line)
@@ -472,6 +483,8 @@ func TestSentryDeathKillsProgram(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Process.Kill()
+	_ = out.(*os.File).SetReadDeadline(time.Now().Add(60 * time.Second))
 	rd := bufio.NewReader(out)
 	var pids []int
 	for len(pids) < 2 {
@@ -496,6 +509,24 @@ func TestSentryDeathKillsProgram(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// dumpTracees describes this process's children and tracees, for hangs.
+func dumpTracees() string {
+	var b strings.Builder
+	me := fmt.Sprint(os.Getpid())
+	tasks, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*")
+	for _, d := range tasks {
+		st, _ := os.ReadFile(d + "/status")
+		if !strings.Contains(string(st), "TracerPid:\t"+me+"\n") && !strings.Contains(string(st), "PPid:\t"+me+"\n") {
+			continue
+		}
+		stat, _ := os.ReadFile(d + "/stat")
+		wchan, _ := os.ReadFile(d + "/wchan")
+		sc, _ := os.ReadFile(d + "/syscall")
+		fmt.Fprintf(&b, "%s: %s wchan=%s syscall=%s\n", d, strings.TrimSpace(string(stat))[:60], wchan, strings.TrimSpace(string(sc)))
+	}
+	return b.String()
 }
 
 // alive reports whether pid exists and is not a zombie.

@@ -38,6 +38,10 @@ type stubConfig struct {
 	Env    []string
 	Filter []unix.SockFilter
 	Creds  *Creds
+	Rlimit []Rlimit
+	// EmptyRoot: the stub was started in a new mount namespace and pivots
+	// into an empty root before exec.
+	EmptyRoot bool
 }
 
 func init() {
@@ -107,6 +111,16 @@ func stubMain(sock int) {
 		fail(err)
 	}
 	unix.CloseOnExec(sock)
+	if cfg.EmptyRoot {
+		if err := pivotToEmptyRoot(); err != nil {
+			fail(err)
+		}
+	}
+	for _, rl := range cfg.Rlimit {
+		if err := unix.Setrlimit(rl.Resource, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
+			fail(err)
+		}
+	}
 	if cfg.Creds != nil {
 		if err := setCreds(cfg.Creds); err != nil {
 			fail(err)
@@ -162,7 +176,7 @@ func (p *Platform) Start(spec Spec) (*Process, error) {
 		proc *Process
 		err  error
 	}
-	var r started
+	r := started{err: fmt.Errorf("platform: closed")}
 	p.do(func() { r.proc, r.err = p.spawn(spec, childSock) })
 	childSock.Close()
 	if r.err != nil {
@@ -175,7 +189,7 @@ func (p *Platform) Start(spec Spec) (*Process, error) {
 		return nil, err
 	}
 
-	cfg := stubConfig{Path: spec.Path, UseFD: spec.File != nil, Argv: spec.Argv, Env: spec.Env, Filter: p.filter, Creds: spec.Creds}
+	cfg := stubConfig{Path: spec.Path, UseFD: spec.File != nil, Argv: spec.Argv, Env: spec.Env, Filter: p.filter, Creds: spec.Creds, Rlimit: spec.Rlimits, EmptyRoot: spec.EmptyRoot}
 	msg, err := json.Marshal(cfg)
 	if err != nil {
 		return fail(err)
@@ -244,7 +258,7 @@ func (p *Platform) spawn(spec Spec, childSock *os.File) (*Process, error) {
 	attr := &os.ProcAttr{
 		Env:   []string{stubEnv + "=" + strconv.Itoa(len(spec.Files))},
 		Files: files,
-		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Cloneflags: cloneFlags(spec)},
 	}
 	pr, err := os.StartProcess("/proc/self/exe", []string{"runsc-platform-stub"}, attr)
 	if err != nil {
@@ -322,4 +336,39 @@ func setCreds(c *Creds) error {
 		}
 	}
 	return nil
+}
+
+// cloneFlags are the namespaces a stub starts in.
+func cloneFlags(spec Spec) uintptr {
+	if spec.EmptyRoot {
+		return unix.CLONE_NEWNS
+	}
+	return 0
+}
+
+// pivotToEmptyRoot makes the stub's root an empty read-only tmpfs, in the
+// new mount namespace it was started in, without touching the host's.
+func pivotToEmptyRoot() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+	// /mnt exists on every Debian-like host; mounting over it is private
+	// to this namespace.
+	const dir = "/mnt"
+	if err := unix.Mount("none", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555"); err != nil {
+		return err
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return err
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return err
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	return unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }

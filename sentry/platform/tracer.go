@@ -32,9 +32,11 @@ type Platform struct {
 	// it (ERESTARTNOINTR) instead of failing it with EINTR.
 	restart []bool
 
-	doorbell int // pid
-	qmu      sync.Mutex
-	queue    []func() // for the tracer thread
+	doorbell  int // pid
+	qmu       sync.Mutex
+	queue     []func()      // for the tracer thread
+	dead      chan struct{} // closed when the tracer has returned
+	closeOnce sync.Once
 
 	mu    sync.RWMutex
 	tasks map[int]*Task // by TID; written by the tracer only
@@ -62,6 +64,7 @@ func New(h Handler, policy Policy, restartNrs []int, cfg Config) (*Platform, err
 		cookie:  binary.LittleEndian.Uint64(b[:]) | 1,
 		restart: make([]bool, len(policy)),
 		tasks:   map[int]*Task{},
+		dead:    make(chan struct{}),
 		early:   map[int]unix.WaitStatus{},
 		procs:   map[int]*Process{},
 	}
@@ -90,7 +93,9 @@ func New(h Handler, policy Policy, restartNrs []int, cfg Config) (*Platform, err
 
 // Close kills every program still running, waits for them and ends the
 // tracer. The Platform cannot be used afterwards.
-func (p *Platform) Close() {
+func (p *Platform) Close() { p.closeOnce.Do(p.close) }
+
+func (p *Platform) close() {
 	var procs []*Process
 	p.do(func() {
 		for _, pr := range p.procs {
@@ -102,6 +107,7 @@ func (p *Platform) Close() {
 		pr.Wait()
 	}
 	_ = unix.Kill(p.doorbell, unix.SIGKILL)
+	<-p.dead
 }
 
 func (p *Platform) task(tid int) *Task {
@@ -130,6 +136,7 @@ func (p *Platform) removeTask(tid int) {
 // doorbell: a traced, paused child that a signal puts in a ptrace stop.
 func (p *Platform) tracer(started chan<- error) {
 	runtime.LockOSThread()
+	defer close(p.dead)
 	bell, err := startDoorbell()
 	if err != nil {
 		started <- err
@@ -164,7 +171,8 @@ func (p *Platform) tracer(started chan<- error) {
 	}
 }
 
-// do runs f on the tracer thread and waits for it.
+// do runs f on the tracer thread and waits for it; after Close it does
+// nothing.
 func (p *Platform) do(f func()) {
 	done := make(chan struct{})
 	p.qmu.Lock()
@@ -172,7 +180,10 @@ func (p *Platform) do(f func()) {
 	p.qmu.Unlock()
 	// Thread-directed: only the doorbell's main thread is traced.
 	_ = unix.Tgkill(p.doorbell, p.doorbell, unix.SIGUSR1)
-	<-done
+	select {
+	case <-done:
+	case <-p.dead:
+	}
 }
 
 const doorbellEnv = "RUNSC_PLATFORM_DOORBELL"
