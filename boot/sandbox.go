@@ -116,7 +116,7 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
 	}
 	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask = creds, root, cwd, p.Umask
-	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits})
+	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits, EmptyRoot: true})
 	plan.File.Close()
 	if err != nil {
 		return nil, err

@@ -284,9 +284,9 @@ func (r Root) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	if all {
 		// Every process of the program: the sandbox's descendants but
-		// its gofer.
+		// its gofer and helpers.
 		for _, pid := range descendants(s.Pid) {
-			if !isGofer(pid) {
+			if !isRunsc(pid, s.Pid) {
 				unix.Kill(pid, sig)
 			}
 		}

@@ -29,14 +29,15 @@ func descendants(pid int) []int {
 	return out
 }
 
-// isGofer reports whether pid is a gofer (runsc gofer ...).
-func isGofer(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+// isRunsc reports whether pid runs the same binary as the sandbox: a
+// gofer or a helper of the platform, not a process of the program.
+func isRunsc(pid, sandbox int) bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		return false
 	}
-	args := strings.Split(string(b), "\x00")
-	return len(args) > 1 && args[1] == "gofer"
+	own, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", sandbox))
+	return err == nil && exe == own
 }
 
 // Processes lists the program's processes (runsc ps).
@@ -50,7 +51,7 @@ func (r Root) Processes(id string) ([]int, error) {
 	}
 	var pids []int
 	for _, p := range descendants(s.Pid) {
-		if !isGofer(p) {
+		if !isRunsc(p, s.Pid) {
 			pids = append(pids, p)
 		}
 	}

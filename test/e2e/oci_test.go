@@ -398,3 +398,21 @@ func descendantsOf(pid int) []int {
 	}
 	return out
 }
+
+// TestEmptyHostRoot checks the defense in depth: the program's host mount
+// namespace has an empty root, so nothing the host kernel resolves for it
+// without a trap can reach the host's files.
+func TestEmptyHostRoot(t *testing.T) {
+	r := newRunsc(t)
+	if out, code := r.run("run", "--detach", "--bundle", bundle(t, "/bin/sleep", "60"), "er"); code != 0 {
+		t.Fatal(out)
+	}
+	pid := containerPids(t, r, "er")[0]
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/root/", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Errorf("the program's host root holds %d entries, want none", len(ents))
+	}
+}
