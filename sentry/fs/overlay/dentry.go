@@ -177,7 +177,7 @@ func (d *dentry) resolve(name string) (*dentry, error) {
 				return nil, unix.ENOENT
 			}
 			c.upper, top, topSt, found = u, component{u, 0}, st, true
-			if !st.IsDir() {
+			if !st.IsDir() || len(d.lowers) == 0 {
 				return c.finish(top, &topSt), nil
 			}
 			if opaque, err := f.isOpaque(top); err != nil {
@@ -187,20 +187,28 @@ func (d *dentry) resolve(name string) (*dentry, error) {
 			}
 		}
 	}
+	// A directory found in a lower is opaque only if that hides something;
+	// asking costs a round trip on a gofer lower, so it is asked only when
+	// a layer below has the name at all (pending is the unasked one).
+	var pending *component
 	for _, l := range d.lowers {
-		ld, wh, err := f.whitedOut(l, name)
+		ld, st, wh, err := f.whitedOut(l, name)
 		if err != nil {
 			return nil, err
+		}
+		if !wh && ld == nil {
+			continue
+		}
+		if pending != nil {
+			if opaque, err := f.isOpaque(*pending); err != nil {
+				return nil, err
+			} else if opaque {
+				break
+			}
+			pending = nil
 		}
 		if wh {
 			break
-		}
-		if ld == nil {
-			continue
-		}
-		st, err := ld.Stat()
-		if err != nil {
-			return nil, err
 		}
 		if found && !st.IsDir() {
 			break // a non-directory under a directory is hidden
@@ -213,11 +221,7 @@ func (d *dentry) resolve(name string) (*dentry, error) {
 				break
 			}
 		}
-		if opaque, err := f.isOpaque(lc); err != nil {
-			return nil, err
-		} else if opaque {
-			break
-		}
+		pending = &c.lowers[len(c.lowers)-1]
 	}
 	if !found {
 		return nil, unix.ENOENT

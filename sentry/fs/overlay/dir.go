@@ -134,7 +134,7 @@ func (d *dentry) empty() (bool, error) {
 // the overlay needs a whiteout.
 func (d *dentry) lowerHas(name string) (bool, error) {
 	for _, l := range d.lowers {
-		ld, wh, err := d.fs.whitedOut(l, name)
+		ld, _, wh, err := d.fs.whitedOut(l, name)
 		if err != nil || wh {
 			return false, err
 		}

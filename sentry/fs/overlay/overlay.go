@@ -309,30 +309,32 @@ func (f *FS) hidden(layer int, name string) bool {
 	return f.format(layer) == FormatOCI && len(name) >= len(ociWhPrefix) && name[:len(ociWhPrefix)] == ociWhPrefix
 }
 
-// whitedOut reports whether dir, a directory of a layer, holds a whiteout
-// of name; found is the layer's dentry for name if it exists and is not one.
-func (f *FS) whitedOut(dir component, name string) (found fs.Dentry, wh bool, err error) {
+// whitedOut looks name up in dir, a directory of a layer: wh reports a
+// whiteout of it there; otherwise found and st are the layer's dentry and
+// attributes if it exists.
+func (f *FS) whitedOut(dir component, name string) (found fs.Dentry, st fs.Stat, wh bool, err error) {
 	if f.hidden(dir.layer, name) {
-		return nil, false, nil
+		return nil, st, false, nil
 	}
 	if f.format(dir.layer) == FormatOCI {
 		if _, err := dir.d.Lookup(ociWhPrefix + name); err == nil {
-			return nil, true, nil
+			return nil, st, true, nil
 		} else if err != unix.ENOENT && err != unix.ENAMETOOLONG {
-			return nil, false, err
+			return nil, st, false, err
 		}
 	}
 	c, err := dir.d.Lookup(name)
 	if err == unix.ENOENT {
-		return nil, false, nil
+		return nil, st, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, st, false, err
 	}
-	if f.format(dir.layer) == FormatOverlay {
-		if wh, err := isWhiteout(c); err != nil || wh {
-			return nil, wh, err
-		}
+	if st, err = c.Stat(); err != nil {
+		return nil, st, false, err
 	}
-	return c, false, nil
+	if f.format(dir.layer) == FormatOverlay && st.Type() == unix.S_IFCHR && st.Rdev == 0 {
+		return nil, st, true, nil
+	}
+	return c, st, false, nil
 }
