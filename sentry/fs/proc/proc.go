@@ -33,8 +33,9 @@ const Magic = 0x9fa0
 
 // Options configure a /proc.
 type Options struct {
-	// Hostname is the sandbox's host name (sys/kernel/hostname), never the
-	// host's.
+	// Hostname is the sandbox's host name (sys/kernel/hostname). Without
+	// it, the name of the sandbox's own UTS namespace, or "localhost" when
+	// it has none (never the host's).
 	Hostname string
 	// MountPoints are paths ("/name/...") of mounts to be made on top of
 	// this /proc; their first components are added as empty directories.
@@ -57,9 +58,6 @@ type FS struct {
 // New makes a /proc.
 func New(o Options) *FS {
 	f := &FS{Tree: NewTree("proc", Magic), host: readHostClock(), hostname: o.Hostname, bootID: newUUID(), files: map[devIno]string{}}
-	if f.hostname == "" {
-		f.hostname = "localhost"
-	}
 	ops := DirOps{List: f.rootList, Make: f.rootMake, Valid: f.rootValid}
 	root := f.NewDir(nil, "", Static(0o555), f.WithMountPoints(ops, o.MountPoints))
 	f.SetRoot(root)
