@@ -194,7 +194,9 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 	var b [1]byte
 	_, err = f.Read(b[:])
 	f.Close()
-	os.Remove(fifo)
+	// The FIFO goes once the program runs (or cannot): start waits for
+	// that, so that state and ps see the program when start returns.
+	defer os.Remove(fifo)
 	if err != nil {
 		l.Close()
 		sb.Close()
