@@ -24,6 +24,7 @@ type config struct {
 	loadTimeout time.Duration
 	runTimeout  time.Duration
 	only        map[string]bool
+	macros      string
 }
 
 func main() {
@@ -37,6 +38,7 @@ func main() {
 		tsv         = flag.String("tsv", "docs/bench-results.tsv", "machine-readable results")
 		only        = flag.String("only", "micro,macro,start,memory", "groups to run")
 		srcDir      = flag.String("src", "test/bench", "directory of microbench.c")
+		macroList   = flag.String("macros", "", "comma-separated subset of the macro workloads (default all)")
 		keep        = flag.Bool("keep", false, "keep the scratch directory (bundles, outputs, roots) for a look afterwards")
 		runtimeList = flag.String("runtimes", "", "comma-separated subset of runc,runsc,gvisor-systrap,gvisor-ptrace (default all)")
 	)
@@ -48,6 +50,7 @@ func main() {
 	flag.DurationVar(&c.loadTimeout, "load-timeout", 5*time.Minute, "give up waiting for the load after this")
 	flag.DurationVar(&c.runTimeout, "run-timeout", 10*time.Minute, "kill a container run after this")
 	flag.Parse()
+	c.macros = *macroList
 	c.only = map[string]bool{}
 	for _, g := range strings.Split(*only, ",") {
 		c.only[g] = true
@@ -177,6 +180,7 @@ func runBench(ctx context.Context, c config, s *sandbox, rts []*peer, bbRoot, de
 		}
 	}
 	for rep := 1; rep <= c.reps; rep++ {
+		res.repLoads = append(res.repLoads, loadAvg())
 		if c.only["micro"] {
 			for _, rt := range live {
 				log.Printf("rep %d micro %s", rep, rt.name)
@@ -198,6 +202,9 @@ func runBench(ctx context.Context, c config, s *sandbox, rts []*peer, bbRoot, de
 		}
 		if c.only["macro"] {
 			for _, w := range macros {
+				if c.macros != "" && !strings.Contains(","+c.macros+",", ","+strings.Fields(w.names)[0]+",") {
+					continue
+				}
 				for _, rt := range live {
 					log.Printf("rep %d macro %s %s", rep, w.names, rt.name)
 					r := s.run(ctx, rt, debRoot, c.runTimeout, "/bin/sh", "-c", w.script)
@@ -237,16 +244,19 @@ func runBench(ctx context.Context, c config, s *sandbox, rts []*peer, bbRoot, de
 
 // memoryRun measures the sentry and gofer of a sandbox whose shell sits
 // idle, and of one whose shell made 10,000 files in the overlay upper
-// first. It reports only for runtimes whose processes it can tell apart
-// (a "boot" process whose last argument is the container id: ours).
+// first; the difference is the cost of those files. It reports only for
+// runtimes whose sentry it can find (a "boot" process whose last argument
+// is the container id: ours and gVisor's), and gofers only where they are
+// the sentry's children (ours).
 func memoryRun(ctx context.Context, c config, s *sandbox, rt *peer, root string, res *results) {
+	var idle [2]float64
 	for _, stage := range []struct{ name, script string }{
 		{"idle", `echo ready; while :; do sleep 1000; done`},
 		{"10k_files", `mkdir /up; cd /up; i=0; while [ $i -lt 10000 ]; do : > f$i; i=$((i+1)); done
 echo ready; while :; do sleep 1000; done`},
 	} {
 		r := s.start(ctx, rt, root, c.runTimeout, true, "/bin/sh", "-c", stage.script)
-		if r.err != nil || r.code != 0 || !waitOutput(filepath.Join(r.dir, "out"), "ready", c.runTimeout) {
+		if r.err != nil || r.code != 0 || !waitOutput(r.dir, "ready", c.runTimeout) {
 			s.remove(rt, r.id)
 			res.fail(key{"memory", "sentry_rss", stage.name, rt.name}, "MiB", failure(r))
 			return
@@ -264,17 +274,26 @@ echo ready; while :; do sleep 1000; done`},
 			hwm[1] += h
 		}
 		s.remove(rt, r.id)
-		res.add(key{"memory", "sentry_rss", stage.name, rt.name}, "MiB", float64(rss[0])/1024)
-		res.add(key{"memory", "sentry_peak", stage.name, rt.name}, "MiB", float64(hwm[0])/1024)
-		res.add(key{"memory", "gofer_rss", stage.name, rt.name}, "MiB", float64(rss[1])/1024)
-		res.add(key{"memory", "gofer_peak", stage.name, rt.name}, "MiB", float64(hwm[1])/1024)
+		for i, who := range []string{"sentry", "gofer"} {
+			if i == 1 && len(gofers) == 0 {
+				continue
+			}
+			mib := float64(rss[i]) / 1024
+			res.add(key{"memory", who + "_rss", stage.name, rt.name}, "MiB", mib)
+			res.add(key{"memory", who + "_peak", stage.name, rt.name}, "MiB", float64(hwm[i])/1024)
+			if stage.name == "idle" {
+				idle[i] = mib
+			} else {
+				res.add(key{"memory", who + "_rss", "per_10k_files", rt.name}, "MiB", mib-idle[i])
+			}
+		}
 	}
 }
 
-func waitOutput(path, want string, timeout time.Duration) bool {
+func waitOutput(bundle, want string, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if b, _ := os.ReadFile(path); strings.Contains(string(b), want) {
+		if strings.Contains(output(bundle), want) {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)

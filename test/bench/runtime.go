@@ -85,7 +85,7 @@ type sandbox struct {
 type result struct {
 	id   string
 	dir  string // the bundle
-	out  string
+	out  string // stdout, then stderr
 	code int
 	wall time.Duration
 	err  error
@@ -127,16 +127,20 @@ func (s *sandbox) start(ctx context.Context, rt *peer, rootfs string, timeout ti
 	if detach {
 		cargs = append(cargs, "--detach")
 	}
-	// A file, not a pipe: a detached sandbox keeps its stdio open.
-	out, err := os.Create(filepath.Join(b, "out"))
-	if err != nil {
-		return result{err: err}
+	// Files, not pipes: a detached sandbox keeps its stdio open. Two
+	// files: gVisor writes each through its own offset, so a shared file
+	// gets one stream written over the other.
+	var files [2]*os.File
+	for i, name := range []string{"stdout", "stderr"} {
+		if files[i], err = os.Create(filepath.Join(b, name)); err != nil {
+			return result{err: err}
+		}
+		defer files[i].Close()
 	}
-	defer out.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, rt.bin, append(cargs, id)...)
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = files[0], files[1]
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	t0 := time.Now()
@@ -151,9 +155,15 @@ func (s *sandbox) start(ctx context.Context, rt *peer, rootfs string, timeout ti
 	if !detach {
 		s.remove(rt, id)
 	}
-	data, _ := os.ReadFile(out.Name())
-	r.out = string(data)
+	r.out = output(b)
 	return r
+}
+
+// output is what a container wrote so far: its stdout, then its stderr.
+func output(bundle string) string {
+	stdout, _ := os.ReadFile(filepath.Join(bundle, "stdout"))
+	stderr, _ := os.ReadFile(filepath.Join(bundle, "stderr"))
+	return string(stdout) + string(stderr)
 }
 
 // remove deletes a container that a failed or killed run left behind.
