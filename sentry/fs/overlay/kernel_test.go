@@ -131,8 +131,11 @@ func runDiffSeed(t *testing.T, base string, seed uint64, nops int) {
 		var before fs.Stat
 		keepsIno := o.kind == opChmod || o.kind == opChown || o.kind == opSetxattr || o.kind == opTruncate ||
 			o.kind == opAppend || o.kind == opUtimens
-		if keepsIno {
+		if keepsIno || o.kind == opRename {
 			before, _ = ours.n.v.Stat(ours.n.ctx, ours.n.v.Root(), o.path, unix.AT_SYMLINK_NOFOLLOW)
+			if o.kind == opRename && (before.Type() == unix.S_IFLNK || o.flags&unix.RENAME_EXCHANGE != 0) {
+				before.Ino = 0 // the new path may resolve through the moved link
+			}
 		}
 		hr, xr := host.run(o), ours.run(o)
 		if trace {
@@ -149,13 +152,20 @@ func runDiffSeed(t *testing.T, base string, seed uint64, nops int) {
 			if err := host.moveTree(o.path, o.path2); err != nil {
 				fail("%v: moving the tree on the kernel side: %v", o, err)
 			}
+			if after, err := ours.n.v.Stat(ours.n.ctx, ours.n.v.Root(), o.path2, unix.AT_SYMLINK_NOFOLLOW); before.Ino != 0 && (err != nil || after.Ino != before.Ino) {
+				fail("%v: moved directory's inode %d became %d (%v)", o, before.Ino, after.Ino, err)
+			}
 			continue
 		}
 		if hr != xr {
 			fail("%v: kernel %v, ours %v", o, hr, xr)
 		}
-		if keepsIno && xr.err == 0 && before.Ino != 0 {
-			after, err := ours.n.v.Stat(ours.n.ctx, ours.n.v.Root(), o.path, unix.AT_SYMLINK_NOFOLLOW)
+		if (keepsIno || o.kind == opRename) && xr.err == 0 && before.Ino != 0 {
+			p := o.path
+			if o.kind == opRename {
+				p = o.path2 // the file keeps its number at its new name
+			}
+			after, err := ours.n.v.Stat(ours.n.ctx, ours.n.v.Root(), p, unix.AT_SYMLINK_NOFOLLOW)
 			if err != nil || after.Ino != before.Ino || after.Dev != before.Dev {
 				fail("%v: inode %d/%d became %d/%d (%v)", o, before.Dev, before.Ino, after.Dev, after.Ino, err)
 			}
