@@ -30,7 +30,7 @@ func (f *FS) newPidDir(parent fs.Dentry, name string, k *kernel.Kernel, tgid, ti
 	}
 	children := []Child{
 		file("cmdline", p.cmdline),
-		file("comm", p.commFile),
+		{"comm", func(d *Dir) fs.Dentry { return f.NewWritable(d, "comm", p.owned(0o644), p.commFile, p.commWriter) }},
 		{"cwd", func(d *Dir) fs.Dentry { return p.locLink(d, "cwd", func(t *kernel.Task) fs.Loc { return t.Cwd() }) }},
 		{"environ", func(d *Dir) fs.Dentry { return f.NewFile(d, "environ", p.owned(0o400), p.environ) }},
 		{"exe", func(d *Dir) fs.Dentry { return p.exeLink(d) }},
@@ -186,6 +186,9 @@ func (p *pidDir) comm(t *kernel.Task) (string, error) {
 		return "", err
 	}
 	c := strings.TrimSuffix(string(b), "\n")
+	if name, ok := p.f.commOverride(t.Tid(), c); ok {
+		return name, nil
+	}
 	link, err := os.Readlink("/proc/" + strconv.Itoa(t.Tid()) + "/exe")
 	if err != nil || c != commOf(strings.TrimSuffix(link, " (deleted)")) && !isDigits(c) {
 		return c, nil
@@ -423,4 +426,62 @@ func (p *pidDir) taskDir(parent fs.Dentry) fs.Dentry {
 func (p *pidDir) inGroup(tid int) bool {
 	t := p.k.Task(tid)
 	return t != nil && t.Tgid() == p.tgid
+}
+
+// commSet is a name another thread of the process gave a thread through
+// /proc/<pid>/task/<tid>/comm (pthread_setname_np), which the sentry cannot
+// give it on the host (Linux lets only the thread group write it). It
+// holds until the thread renames itself (prctl), which changes the host's.
+type commSet struct {
+	name, host string
+}
+
+func (f *FS) commOverride(tid int, host string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.comms[tid]
+	if !ok {
+		return "", false
+	}
+	if c.host != host {
+		delete(f.comms, tid)
+		return "", false
+	}
+	return c.name, true
+}
+
+// commWriter is Linux's comm_write: only a thread of the same process may
+// rename a thread; names are cut to 15 bytes.
+func (p *pidDir) commWriter() (func([]byte) error, error) {
+	c, err := caller()
+	if err != nil {
+		return nil, err
+	}
+	if c.Tgid() != p.tgid {
+		return nil, unix.EINVAL
+	}
+	return func(b []byte) error {
+		name := strings.TrimSuffix(string(b), "\n")
+		if i := strings.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if len(name) > 15 {
+			name = name[:15]
+		}
+		t, err := p.task()
+		if err != nil {
+			return err
+		}
+		host, err := hostRead(t.Tid(), "comm")
+		if err != nil {
+			return err
+		}
+		p.f.mu.Lock()
+		if len(p.f.comms) >= maxCachedFiles {
+			p.f.comms = map[int]commSet{}
+		}
+		p.f.comms[t.Tid()] = commSet{name: name, host: strings.TrimSuffix(string(host), "\n")}
+		p.f.mu.Unlock()
+		return nil
+	}, nil
 }

@@ -53,11 +53,13 @@ type FS struct {
 	// files caches which VFS file a host inode mapped into a process is
 	// (see maps.go), by host device and inode.
 	files map[devIno]string
+	// comms are names threads were given through /proc (pid.go).
+	comms map[int]commSet
 }
 
 // New makes a /proc.
 func New(o Options) *FS {
-	f := &FS{Tree: NewTree("proc", Magic), host: readHostClock(), hostname: o.Hostname, bootID: newUUID(), files: map[devIno]string{}}
+	f := &FS{Tree: NewTree("proc", Magic), host: readHostClock(), hostname: o.Hostname, bootID: newUUID(), files: map[devIno]string{}, comms: map[int]commSet{}}
 	ops := DirOps{List: f.rootList, Make: f.rootMake, Valid: f.rootValid}
 	root := f.NewDir(nil, "", Static(0o555), f.WithMountPoints(ops, o.MountPoints))
 	f.SetRoot(root)

@@ -342,6 +342,15 @@ func TestWritable(t *testing.T) {
 	if h := s.read(t, "/proc/sys/kernel/hostname"); h != "box\n" {
 		t.Errorf("hostname after write %q", h)
 	}
+	if err := write("/proc/thread-self/comm", "worker\n"); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.read(t, "/proc/self/comm"); c != "worker\n" {
+		t.Errorf("comm after write %q", c)
+	}
+	if st := s.read(t, "/proc/self/stat"); !strings.Contains(st, " (worker) ") {
+		t.Errorf("stat after a comm write: %s", st)
+	}
 	cur := strings.TrimSpace(s.read(t, "/proc/self/oom_score_adj"))
 	if err := write("/proc/self/oom_score_adj", cur+"\n"); err != nil {
 		t.Errorf("oom_score_adj: %v", err)
@@ -378,6 +387,9 @@ func TestPtraceRules(t *testing.T) {
 	}
 	if _, err := s.v.Open(ctx, s.v.Root(), "/proc/"+me+"/stat", fs.OpenHow{Flags: unix.O_RDONLY}); err != nil {
 		t.Errorf("another user's stat: %v", err)
+	}
+	if _, err := s.v.Open(ctx, s.v.Root(), "/proc/"+me+"/comm", fs.OpenHow{Flags: unix.O_WRONLY}); err != unix.EACCES && err != unix.EINVAL {
+		t.Errorf("another process's comm opened for writing: %v", err)
 	}
 	if got, _ := s.v.Readlink(ctx, s.v.Root(), "/proc/self"); got != strconv.Itoa(1<<30) {
 		t.Errorf("self of the other task: %q", got)
