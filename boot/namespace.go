@@ -231,7 +231,21 @@ func (n *Namespace) mountFS(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTr
 		if len(data) > 0 {
 			return &errUnsupported{fmt.Sprintf("bind mount %q: unsupported options %q", dst, data)}
 		}
-		if _, err := v.MountSubtree(ctx, v.Root(), dst, b.fs, b.root, flags, m.Source); err != nil {
+		f, root := b.fs, b.root
+		if flags&fs.MountReadOnly != 0 && len(nested) > 0 && !b.isFile {
+			// Mount points inside a read-only tree cannot be made: lay
+			// the tree over stubs for them (seed 003's submount overlay).
+			stubs, err := ramfs.NewStubs(nested)
+			if err != nil {
+				return err
+			}
+			o, err := overlay.New(overlay.Options{Lowers: []overlay.Layer{{FS: b.fs}, {FS: stubs}}})
+			if err != nil {
+				return fmt.Errorf("bind mount %q: %w", dst, err)
+			}
+			f, root = o, o.Root()
+		}
+		if _, err := v.MountSubtree(ctx, v.Root(), dst, f, root, flags, m.Source); err != nil {
 			return fmt.Errorf("bind mount %q: %w", dst, err)
 		}
 	case m.Type == "tmpfs":
