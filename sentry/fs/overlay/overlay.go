@@ -110,6 +110,11 @@ func New(opts Options) (*FS, error) {
 	if len(opts.Lowers) == 0 && opts.Upper == nil {
 		return nil, unix.EINVAL
 	}
+	for _, l := range opts.Lowers {
+		if l.FS == nil || (l.Format != FormatOverlay && l.Format != FormatOCI) {
+			return nil, unix.EINVAL
+		}
+	}
 	f := &FS{upper: opts.Upper, lowers: opts.Lowers, dev: fs.NewAnonDev(), inodes: map[layerIno]*inode{}, inos: map[layerIno]uint64{}}
 	root := &dentry{fs: f, isDir: true}
 	if f.upper != nil {
