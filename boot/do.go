@@ -25,14 +25,5 @@ func Do(self string, p Process) (unix.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
-	s, err := NewSandbox(v)
-	if err != nil {
-		return 0, err
-	}
-	defer s.Close()
-	proc, err := s.Start(p)
-	if err != nil {
-		return 0, err
-	}
-	return proc.Wait(), nil
+	return Run(v, p)
 }

@@ -181,6 +181,12 @@ func RunOverCopy(rootfs string, p Process) (unix.WaitStatus, error) {
 	if err := CopyIn(v, v.Root(), rootfs); err != nil {
 		return 0, err
 	}
+	return Run(v, p)
+}
+
+// Run runs p in a new sandbox over the namespace v until it exits, and
+// returns its wait status.
+func Run(v *fs.VFS, p Process) (unix.WaitStatus, error) {
 	s, err := NewSandbox(v)
 	if err != nil {
 		return 0, err

@@ -237,15 +237,11 @@ func startIn(cmd *exec.Cmd, joins []nsJoin) error {
 
 // Start lets a created container run its program.
 func (r Root) Start(id string) error {
-	l, err := r.lock(id)
+	l, s, err := r.lockLoad(id)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	s, err := r.Load(id)
-	if err != nil {
-		return err
-	}
 	if st := r.Status(s); st != Created {
 		return fmt.Errorf("container %q is %s, not created", id, st)
 	}
@@ -337,15 +333,11 @@ func (r Root) Pause(id string) error { return r.setPaused(id, true) }
 func (r Root) Resume(id string) error { return r.setPaused(id, false) }
 
 func (r Root) setPaused(id string, paused bool) error {
-	l, err := r.lock(id)
+	l, s, err := r.lockLoad(id)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	s, err := r.Load(id)
-	if err != nil {
-		return err
-	}
 	st := r.Status(s)
 	if paused && st != Running || !paused && st != Paused {
 		return fmt.Errorf("container %q is %s", id, st)
@@ -355,4 +347,18 @@ func (r Root) setPaused(id string, paused bool) error {
 	}
 	s.Paused = paused
 	return r.save(s)
+}
+
+// lockLoad takes the container's lock and reads its state.
+func (r Root) lockLoad(id string) (*os.File, *State, error) {
+	l, err := r.lock(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := r.Load(id)
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, s, nil
 }
