@@ -12,7 +12,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	hostgofer "runsc.dev/runsc/gofer"
+	"runsc.dev/runsc/p9"
 	"runsc.dev/runsc/sentry/fs"
+	"runsc.dev/runsc/sentry/fs/gofer"
 	"runsc.dev/runsc/sentry/fs/tmpfs"
 )
 
@@ -84,6 +87,13 @@ func runDiffSeed(t *testing.T, base string, seed uint64, nops int) {
 			if hr, xr := h.run(o), x.run(o); hr != xr {
 				t.Fatalf("seed %d: building lower %d: %v: host %v, ramfs %v", seed, i, o, hr, xr)
 			}
+		}
+		if seed%4 == 3 {
+			// A quarter of the seeds read the very directories Linux
+			// reads, through the gofer (9P), as boot does.
+			lowers = append(lowers, Layer{FS: goferLayer(t, ld)})
+			lowerDirs = append(lowerDirs, ld)
+			continue
 		}
 		format := FormatOverlay
 		if seed%2 == 0 {
@@ -225,6 +235,27 @@ func xattrOf(p, name string) (string, error) {
 		return "", err
 	}
 	return string(buf[:k]), nil
+}
+
+// goferLayer serves dir read-only through a gofer and returns the sentry's
+// 9P file system over it.
+func goferLayer(t *testing.T, dir string) fs.Filesystem {
+	e, err := hostgofer.OpenExport(dir, true)
+	must(t, err)
+	cs, ss, err := p9.Socketpair()
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ss) }()
+	g, err := gofer.Dial(cs, gofer.Options{})
+	must(t, err)
+	t.Cleanup(func() {
+		g.Close()
+		if err := <-done; err != nil {
+			t.Errorf("gofer Serve: %v", err)
+		}
+		e.Close()
+	})
+	return g
 }
 
 // toOCI rewrites a layer from the overlay encoding to the OCI one: char
