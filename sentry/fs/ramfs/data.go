@@ -279,13 +279,46 @@ func (r *regularFile) pageAllocated(off int64) bool {
 }
 
 // Hold implements fs.Holder: an open file keeps its inode.
-func (d *dentry) Hold() { d.inode.opens.Add(1) }
+// The dentry of an open file also keeps its parent directories alive, as
+// Linux's dentries hold their parents: a directory removed while an
+// unlinked or O_TMPFILE file in it is open keeps its inode space until
+// that file is closed.
+func (d *dentry) Hold() {
+	d.inode.opens.Add(1)
+	d.fs.held[d]++
+}
 
 // Release implements fs.Holder.
 func (d *dentry) Release() {
-	if d.inode.opens.Add(-1) == 0 && d.inode.dead.Load() {
-		d.inode.releaseIfUnused(d.fs)
+	f := d.fs
+	if f.held[d]--; f.held[d] == 0 {
+		delete(f.held, d)
 	}
+	if d.inode.opens.Add(-1) == 0 && d.inode.dead.Load() {
+		if d.inode.dir != nil && f.pinned(d) {
+			f.pinnedDirs[d] = struct{}{}
+		} else {
+			d.inode.releaseIfUnused(f)
+		}
+	}
+	for z := range f.pinnedDirs {
+		if !f.pinned(z) {
+			delete(f.pinnedDirs, z)
+			z.inode.releaseIfUnused(f)
+		}
+	}
+}
+
+// pinned reports whether an open file's dentry lies under the directory d.
+func (f *FS) pinned(d *dentry) bool {
+	for h := range f.held {
+		for p := h.parent; p != nil; p = p.parent {
+			if p == d {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Sync implements fs.File.

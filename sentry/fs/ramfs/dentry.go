@@ -299,17 +299,23 @@ func (d *dentry) Rmdir(name string) error {
 	now := fs.Now()
 	dir.remove(c)
 	c.inode.ctime = now
-	d.fs.dropDir(c.inode)
+	d.fs.dropDir(c)
 	d.inode.nlink--
 	d.touchDir(now)
 	return nil
 }
 
-// dropDir frees a removed directory.
-func (f *FS) dropDir(i *inode) {
+// dropDir frees a removed directory, unless an open file below it still
+// pins it.
+func (f *FS) dropDir(d *dentry) {
+	i := d.inode
 	i.nlink = 0
 	i.removedDir = true
 	i.dead.Store(true)
+	if f.pinned(d) {
+		f.pinnedDirs[d] = struct{}{}
+		return
+	}
 	i.releaseIfUnused(f)
 }
 
@@ -383,7 +389,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 	if dst != nil {
 		ndir.remove(dst)
 		if dst.inode.dir != nil {
-			d.fs.dropDir(dst.inode)
+			d.fs.dropDir(dst)
 			nd.inode.nlink--
 		} else {
 			d.fs.dropLink(dst.inode)

@@ -59,6 +59,11 @@ type FS struct {
 	// counts them against the size limit.
 	ballast      *os.File
 	ballastPages int64
+	// held counts the holds (fs.Holder) of each dentry with an open file;
+	// pinnedDirs are removed directories an open file below still pins.
+	// Both are protected by the tree lock.
+	held       map[*dentry]int
+	pinnedDirs map[*dentry]struct{}
 }
 
 // New makes an empty file system whose root directory has opts' mode and
@@ -70,7 +75,7 @@ func New(opts Options) *FS {
 	if opts.Magic == 0 {
 		opts.Magic = unix.RAMFS_MAGIC
 	}
-	f := &FS{opts: opts, dev: fs.NewAnonDev()}
+	f := &FS{opts: opts, dev: fs.NewAnonDev(), held: map[*dentry]int{}, pinnedDirs: map[*dentry]struct{}{}}
 	now := fs.Now()
 	f.ispace.Add(inodeSpace)
 	ino := f.newInode(unix.S_IFDIR|opts.Mode&0o7777, opts.UID, opts.GID, now)

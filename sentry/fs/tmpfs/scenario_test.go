@@ -253,3 +253,24 @@ func TestScenarioDeadDir(t *testing.T) {
 	}
 	runScenario(t, "mode=755", ops)
 }
+
+// TestScenarioPinnedDir removes directories while files in them are open:
+// their inode space stays taken until the files are closed.
+func TestScenarioPinnedDir(t *testing.T) {
+	slot := func(k int) func(*fstest.Op) { return func(o *fstest.Op) { o.Slot = k } }
+	ops := []fstest.Op{
+		mk(fstest.OpMkdir, root, "d", mode(0o777)), mk(fstest.OpMkdir, root, "d/s", mode(0o777)),
+		mk(fstest.OpFdOpen, root, "d/s/f", flags(unix.O_CREAT|unix.O_RDWR), mode(0o644)),
+		mk(fstest.OpUnlink, root, "d/s/f"), mk(fstest.OpRmdir, root, "d/s"), mk(fstest.OpRmdir, root, "d"),
+		mk(fstest.OpMkdir, root, "e", mode(0o777)),
+		mk(fstest.OpFdOpen, root, "e", slot(1), flags(unix.O_TMPFILE|unix.O_RDWR), mode(0o644)),
+		mk(fstest.OpFdOpen, root, "e", slot(2), flags(unix.O_RDONLY)),
+		mk(fstest.OpRmdir, root, "e"),
+		mk(fstest.OpMkdir, root, "a", mode(0o777)), mk(fstest.OpMkdir, root, "b", mode(0o777)),
+		mk(fstest.OpFdClose, root, "", slot(2)), mk(fstest.OpMkdir, root, "b", mode(0o777)),
+		mk(fstest.OpFdClose, root, "", slot(1)), mk(fstest.OpMkdir, root, "b", mode(0o777)),
+		mk(fstest.OpFdClose, root, ""), mk(fstest.OpMkdir, root, "b", mode(0o777)),
+		mk(fstest.OpMkdir, root, "c", mode(0o777)), mk(fstest.OpMkdir, root, "g", mode(0o777)),
+	}
+	runScenario(t, "mode=755,nr_inodes=6", ops)
+}
