@@ -144,6 +144,9 @@ type Spec struct {
 	Creds *Creds
 	// Rlimits are set on the program before it starts.
 	Rlimits []Rlimit
+	// Terminal makes the program a session leader whose controlling
+	// terminal is its stdin (a pty slave), for job control.
+	Terminal bool
 	// EmptyRoot puts the program in its own mount namespace whose root is
 	// an empty read-only tmpfs (defense in depth: a path the host kernel
 	// resolves for it without a trap finds nothing). Needs File.

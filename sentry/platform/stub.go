@@ -42,6 +42,7 @@ type stubConfig struct {
 	// EmptyRoot: the stub was started in a new mount namespace and pivots
 	// into an empty root before exec.
 	EmptyRoot bool
+	Terminal  bool
 }
 
 func init() {
@@ -113,6 +114,14 @@ func stubMain(sock int) {
 	unix.CloseOnExec(sock)
 	if cfg.EmptyRoot {
 		if err := pivotToEmptyRoot(); err != nil {
+			fail(err)
+		}
+	}
+	if cfg.Terminal {
+		if _, err := unix.Setsid(); err != nil {
+			fail(err)
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 			fail(err)
 		}
 	}
@@ -189,7 +198,7 @@ func (p *Platform) Start(spec Spec) (*Process, error) {
 		return nil, err
 	}
 
-	cfg := stubConfig{Path: spec.Path, UseFD: spec.File != nil, Argv: spec.Argv, Env: spec.Env, Filter: p.filter, Creds: spec.Creds, Rlimit: spec.Rlimits, EmptyRoot: spec.EmptyRoot}
+	cfg := stubConfig{Path: spec.Path, UseFD: spec.File != nil, Argv: spec.Argv, Env: spec.Env, Filter: p.filter, Creds: spec.Creds, Rlimit: spec.Rlimits, EmptyRoot: spec.EmptyRoot, Terminal: spec.Terminal}
 	msg, err := json.Marshal(cfg)
 	if err != nil {
 		return fail(err)

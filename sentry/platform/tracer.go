@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -226,6 +228,9 @@ func (p *Platform) resume(t *Task, sig unix.Signal) {
 func (p *Platform) stopped(tid int, ws unix.WaitStatus) {
 	t := p.tasks[tid]
 	if t == nil {
+		t = p.stubThread(tid)
+	}
+	if t == nil {
 		// A new child whose parent's fork/clone event has not arrived.
 		p.early[tid] = ws
 		return
@@ -295,6 +300,31 @@ const (
 	cloneFlagsVfork = uint64(unix.CLONE_VM | unix.CLONE_VFORK | unix.SIGCHLD)
 )
 
+// stubThread adopts a thread of a stub that the stub's runtime cloned while
+// PTRACE_SEIZE was landing: the kernel attaches such a child without a clone
+// event, so it would otherwise wait in its first stop forever (and block the
+// stub's exec, which waits for every other thread to die).
+func (p *Platform) stubThread(tid int) *Task {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return nil
+	}
+	var tgid int
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			tgid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	leader := p.tasks[tgid]
+	if tgid == tid || leader == nil || !leader.stub.Load() {
+		return nil
+	}
+	t := &Task{TID: tid, TGID: tgid, CloneFlags: unix.CLONE_THREAD, proc: leader.proc}
+	t.stub.Store(true)
+	p.addTask(t)
+	return t
+}
+
 func (p *Platform) cloned(parent *Task, event int) {
 	msg, err := unix.PtraceGetEventMsg(parent.TID)
 	if err != nil {
@@ -302,6 +332,11 @@ func (p *Platform) cloned(parent *Task, event int) {
 		return
 	}
 	tid := int(msg)
+	if p.tasks[tid] != nil {
+		// Adopted by stubThread already.
+		p.resume(parent, 0)
+		return
+	}
 	flags := cloneFlagsFork
 	switch event {
 	case unix.PTRACE_EVENT_VFORK:
