@@ -72,7 +72,7 @@ func (i *inode) releaseIfUnused(f *FS) {
 	if i.data != nil {
 		i.data.Close()
 		i.data = nil
-		f.pages.Add(-i.dataPages.Swap(0))
+		f.pages.Add(-int64(i.dataPages.Swap(0)))
 	}
 	if i.mode&unix.S_IFMT == unix.S_IFLNK && len(i.target) > shortSymlink {
 		f.releasePages(1)
@@ -150,7 +150,7 @@ func (i *inode) account(f *FS, data *os.File) error {
 		return err
 	}
 	pages := (st.Blocks*512 + PageSize - 1) / PageSize
-	f.pages.Add(pages - i.dataPages.Swap(pages))
+	f.pages.Add(pages - int64(i.dataPages.Swap(int32(pages))))
 	return nil
 }
 

@@ -179,7 +179,7 @@ func (d *dentry) Create(name string, a *fs.CreateAttrs) (fs.Dentry, error) {
 	if _, ok := dir.children[name]; ok {
 		return nil, unix.EEXIST
 	}
-	if d.inode.removedDir {
+	if d.inode.dead.Load() {
 		return nil, unix.ENOENT
 	}
 	f := d.fs
@@ -310,7 +310,6 @@ func (d *dentry) Rmdir(name string) error {
 func (f *FS) dropDir(d *dentry) {
 	i := d.inode
 	i.nlink = 0
-	i.removedDir = true
 	i.dead.Store(true)
 	if f.pinned(d) {
 		f.pinnedDirs[d] = struct{}{}

@@ -160,26 +160,25 @@ func (f *FS) newInode(mode, uid, gid uint32, now unix.Timespec) *inode {
 // inode is a file's attributes and contents. A directory has dir; a
 // regular file has data once it has been opened or sized.
 type inode struct {
-	ino        uint64
-	mode       uint32
-	nlink      uint32
-	uid, gid   uint32
-	rdev       uint64
-	atime      unix.Timespec
-	mtime      unix.Timespec
-	ctime      unix.Timespec
-	btime      unix.Timespec
-	target     string
-	xattrs     map[string][]byte
-	dir        *dirData
-	data       *os.File // memfd
-	dataPages  atomic.Int64
-	opens      atomic.Int32
-	dead       atomic.Bool // no names left (nlink 0): freed at the last close
-	dataMu     sync.Mutex  // guards data creation and release
-	removedDir bool
-	freed      bool // the inode's space went back to the file system
-	linkable   bool // an O_TMPFILE file that Link may still name
+	ino       uint64
+	mode      uint32
+	nlink     uint32
+	uid, gid  uint32
+	rdev      uint64
+	atime     unix.Timespec
+	mtime     unix.Timespec
+	ctime     unix.Timespec
+	btime     unix.Timespec
+	target    string
+	xattrs    map[string][]byte
+	dir       *dirData
+	data      *os.File     // memfd
+	dataPages atomic.Int32 // pages of data, as last accounted
+	opens     atomic.Int32
+	dead      atomic.Bool // no names left (nlink 0): freed at the last close
+	dataMu    sync.Mutex  // guards data creation and release
+	freed     bool        // the inode's space went back to the file system
+	linkable  bool        // an O_TMPFILE file that Link may still name
 }
 
 // dirData is a directory's entries. order lists them by cookie (the
