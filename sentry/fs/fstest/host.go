@@ -158,9 +158,10 @@ func cstr(s string) uintptr {
 	return uintptr(unsafe.Pointer(p))
 }
 
-// special reports whether path (followed as open would follow it) is a
-// fifo or device: opening those is the pipe and device layers' business,
-// not the VFS's, so neither executor opens them.
+// special reports whether a file type is a fifo or a device: opening those
+// is the pipe and device layers' business, not the VFS's, so neither
+// executor opens an existing one (it stats the path as open would follow
+// it, as root, first).
 func special(typ uint32) bool {
 	return typ == unix.S_IFIFO || typ == unix.S_IFCHR || typ == unix.S_IFBLK
 }
