@@ -255,7 +255,11 @@ func (r *results) markdown() string {
 		if rt.missing != "" {
 			fmt.Fprintf(&b, "- **%s is missing** (%s): its columns are empty.\n", rt.name, rt.missing)
 		} else {
-			fmt.Fprintf(&b, "- %s: `%s %s`\n", rt.name, rt.bin, strings.Join(rt.flags, " "))
+			bin := rt.bin
+			if rt.copyOf != "" {
+				bin = rt.copyOf + " (copied at start)"
+			}
+			fmt.Fprintf(&b, "- %s: `%s %s`\n", rt.name, bin, strings.Join(rt.flags, " "))
 		}
 	}
 	b.WriteString("\nCells: median (min–max). Ratios: runsc's median slowdown against the reference (> 1 is slower; throughputs inverted).\n\n")

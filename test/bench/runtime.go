@@ -21,6 +21,7 @@ type peer struct {
 	bin     string
 	flags   []string // global flags, before the subcommand
 	missing string
+	copyOf  string // the binary bin is a copy of
 }
 
 // runtimes resolves the peers: runc, our runsc, and gVisor's runsc on both
