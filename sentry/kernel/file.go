@@ -42,6 +42,7 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 		return nil, err
 	}
 	var host *os.File
+	opener, hasHost := d.Loc().Dentry.(interface{ OpenHost(int) (*os.File, error) })
 	switch {
 	case flags&unix.O_PATH != 0:
 		// SECCOMP_IOCTL_NOTIF_ADDFD cannot install an O_PATH file (EBADF).
@@ -50,6 +51,10 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 		host, err = k.devices.open(unix.Mkdev(1, 3), unix.O_ACCMODE)
 	case st.IsDir():
 		host, err = openHost(k.placeholder, unix.O_RDONLY|unix.O_DIRECTORY)
+	case hasHost && st.Type() != unix.S_IFREG:
+		// Nodes of host objects: ptys of devpts, pipes reached through
+		// /proc/<pid>/fd/N.
+		host, err = opener.OpenHost(hostFlags(flags))
 	case st.Type() == unix.S_IFREG:
 		if d.HostFD() < 0 {
 			return nil, fmt.Errorf("regular file without host data: %w", unix.EIO)
