@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,6 +101,7 @@ echo "== fd"; ls -l /proc/self/fd/ 2>/dev/null
 echo "== exe"; cp /bin/busybox /tmp/readlink && /tmp/readlink /proc/self/exe
 echo "== status"; cat /proc/self/status
 echo "== dev"; ls -l /dev
+echo "== stdin"; echo piped | cat /dev/stdin
 echo "== cmdline"; cp /bin/busybox /tmp/cat && /tmp/cat /proc/self/cmdline | tr '\0' ' '; echo
 echo "== self"; echo $$; cat /proc/self/stat
 echo "== sys"; cat /sys/devices/system/cpu/online /sys/kernel/mm/transparent_hugepage/enabled; ls /sys/class/net /sys/fs/cgroup
@@ -134,6 +137,7 @@ echo "== end"
 	}
 	check("status", "Name:\tcat\n", "Umask:\t0022\n", "TracerPid:\t0\n", "State:")
 	check("dev", "null", "zero", "urandom")
+	check("stdin", "piped")
 	if got := strings.TrimSpace(s["cmdline"]); got != "/tmp/cat /proc/self/cmdline" {
 		t.Errorf("cmdline %q", got)
 	}
@@ -220,5 +224,39 @@ echo "== end"
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out)
+	}
+}
+
+// TestProcTTY runs programs on a pty of the sandbox's devpts, as "docker
+// run -t" and script(1) do: tty names it, job control works natively.
+func TestProcTTY(t *testing.T) {
+	requireRoot(t)
+	root := busyboxRoot(t)
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	build := exec.Command(gobin, "build", "-o", filepath.Join(root, "bin", "ptyrun"), "./ptyrun")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build ptyrun: %v\n%s", err, out)
+	}
+	script := `
+echo "== tty"; ptyrun /bin/sh -c 'tty; readlink /proc/self/fd/0; stty -g >/dev/null && echo termios; ps -o pid,tty,comm'
+echo "== notty"; tty
+echo "== dev"; ls -l /dev /dev/pts
+echo "== end"
+`
+	out, errOut, _ := runNS(t, root, script, specs.Mount{Destination: "/dev/pts", Type: "devpts", Source: "devpts",
+		Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}})
+	s := sections(out)
+	tty := strings.Fields(s["tty"])
+	if len(tty) < 3 || !strings.HasPrefix(tty[0], "/dev/pts/") || tty[1] != tty[0] || tty[2] != "termios" {
+		t.Errorf("tty on a pty: %q\nstderr:\n%s", s["tty"], errOut)
+	}
+	if !strings.Contains(s["notty"], "not a tty") {
+		t.Errorf("tty without a terminal: %q", s["notty"])
+	}
+	for _, w := range []string{"ptmx -> pts/ptmx", "null", "crw-rw-rw-    1 0        0           5,   2 "} {
+		if !strings.Contains(s["dev"], w) {
+			t.Errorf("ls -l /dev lacks %q:\n%s", w, s["dev"])
+		}
 	}
 }
