@@ -767,3 +767,19 @@ func TestProtected(t *testing.T) {
 	check(fs.Protected{Hardlinks: true}, "link to a file one cannot read and write", func() error { return n.v.Link(bob, n.root(), "secret", n.root(), "tmp/s", 0) }, unix.EPERM)
 	check(fs.Protected{}, "unprotected link", func() error { return n.v.Link(bob, n.root(), "secret", n.root(), "tmp/s", 0) }, 0)
 }
+
+func TestTimesKept(t *testing.T) {
+	n := newNS(t)
+	n.must(n.v.Mknod(n.ctx, n.root(), "f", unix.S_IFREG|0o644, 0))
+	n.must(n.v.Mkdir(n.ctx, n.root(), "d", 0o755))
+	n.file("g", "data")
+	want := [2]unix.Timespec{{Sec: 1 << 40, Nsec: 999999999}, {Sec: -5, Nsec: 1}}
+	for _, p := range []string{"f", "d", "g"} {
+		n.must(n.v.Utimens(n.ctx, n.root(), p, &want, 0))
+		st, err := n.v.Stat(n.ctx, n.root(), p, 0)
+		n.must(err)
+		if st.Atime != want[0] || st.Mtime != want[1] {
+			t.Errorf("%s: atime %v mtime %v, want %v", p, st.Atime, st.Mtime, want)
+		}
+	}
+}

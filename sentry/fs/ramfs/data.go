@@ -49,7 +49,7 @@ func (i *inode) dataFile(fsys *FS) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, procFD(f), []unix.Timespec{i.atime, i.mtime}, 0); err != nil {
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, procFD(f), []unix.Timespec{i.times.get(atime), i.times.get(mtime)}, 0); err != nil {
 		f.Close()
 		return nil, err
 	}

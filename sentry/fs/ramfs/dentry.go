@@ -34,7 +34,7 @@ func (d *dentry) Stat() (fs.Stat, error) {
 	i := d.inode
 	st := fs.Stat{
 		Mode: i.mode, Nlink: i.nlink, UID: i.uid, GID: i.gid, Ino: i.ino, Dev: d.fs.dev,
-		Rdev: i.rdev, Blksize: PageSize, Atime: i.atime, Mtime: i.mtime, Ctime: i.ctime, Btime: i.btime,
+		Rdev: i.rdev, Blksize: PageSize, Atime: i.times.get(atime), Mtime: i.times.get(mtime), Ctime: i.times.get(ctime), Btime: i.times.get(btime),
 	}
 	switch i.mode & unix.S_IFMT {
 	case unix.S_IFDIR:
@@ -86,17 +86,17 @@ func (d *dentry) SetStat(s *fs.SetStat) error {
 	}
 	if s.Mask&(fs.SetAtime|fs.SetMtime) != 0 {
 		if s.Mask&fs.SetAtime != 0 {
-			i.atime = s.Atime
+			i.times.set(atime, s.Atime)
 		}
 		if s.Mask&fs.SetMtime != 0 {
-			i.mtime = s.Mtime
+			i.times.set(mtime, s.Mtime)
 		}
 		if err := i.syncTimes(s); err != nil {
 			return err
 		}
 	}
 	if s.Mask&fs.SetCtime != 0 {
-		i.ctime = s.Ctime
+		i.times.set(ctime, s.Ctime)
 	}
 	return nil
 }
@@ -167,7 +167,8 @@ func (d *dentry) Readdir(off int64, emit func(fs.DirEntry) bool) error {
 
 // touchDir records a change of a directory's entries.
 func (d *dentry) touchDir(now unix.Timespec) {
-	d.inode.mtime, d.inode.ctime = now, now
+	d.inode.times.set(mtime, now)
+	d.inode.times.set(ctime, now)
 }
 
 // Create implements fs.Dentry.
@@ -233,7 +234,7 @@ func (d *dentry) Link(name string, target fs.Dentry) (fs.Dentry, error) {
 	t.inode.linkable = false
 	t.inode.nlink++
 	t.inode.dead.Store(false)
-	t.inode.ctime = now
+	t.inode.times.set(ctime, now)
 	c := &dentry{fs: d.fs, parent: d, name: strings.Clone(name), inode: t.inode}
 	dir.add(c)
 	d.touchDir(now)
@@ -274,7 +275,7 @@ func (d *dentry) Unlink(name string) error {
 	}
 	now := fs.Now()
 	dir.remove(c)
-	c.inode.ctime = now
+	c.inode.times.set(ctime, now)
 	d.fs.dropLink(c.inode)
 	d.touchDir(now)
 	return nil
@@ -298,7 +299,7 @@ func (d *dentry) Rmdir(name string) error {
 	}
 	now := fs.Now()
 	dir.remove(c)
-	c.inode.ctime = now
+	c.inode.times.set(ctime, now)
 	d.fs.dropDir(c)
 	d.inode.nlink--
 	d.touchDir(now)
@@ -369,7 +370,8 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 				nd.inode.nlink--
 			}
 		}
-		src.inode.ctime, dst.inode.ctime = now, now
+		src.inode.times.set(ctime, now)
+		dst.inode.times.set(ctime, now)
 		d.touchDir(now)
 		nd.touchDir(now)
 		return nil
@@ -393,7 +395,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 		} else {
 			d.fs.dropLink(dst.inode)
 		}
-		dst.inode.ctime = now
+		dst.inode.times.set(ctime, now)
 	}
 	odir.remove(src)
 	src.name, src.parent = strings.Clone(newName), nd
@@ -405,7 +407,7 @@ func (d *dentry) Rename(name string, newDir fs.Dentry, newName string, flags uin
 	if wh != nil {
 		odir.add(wh)
 	}
-	src.inode.ctime = now
+	src.inode.times.set(ctime, now)
 	d.touchDir(now)
 	nd.touchDir(now)
 	return nil

@@ -153,9 +153,38 @@ func (f *FS) releaseIspace(n int64) { f.ispace.Add(-n) }
 func (f *FS) newInode(mode, uid, gid uint32, now unix.Timespec) *inode {
 	return &inode{
 		ino: f.nextIno.Add(1), mode: mode, uid: uid, gid: gid, nlink: 1,
-		atime: now, mtime: now, ctime: now, btime: now,
+		times: newTimes(now),
 	}
 }
+
+// times are an inode's atime, mtime, ctime and btime, with the seconds and
+// nanoseconds kept apart so that an inode fits a smaller size class.
+type times struct {
+	sec  [4]int64
+	nsec [4]uint32
+}
+
+// Indexes of times.
+const (
+	atime = iota
+	mtime
+	ctime
+	btime
+)
+
+func newTimes(now unix.Timespec) times {
+	var t times
+	for i := range t.sec {
+		t.set(i, now)
+	}
+	return t
+}
+
+func (t *times) get(i int) unix.Timespec {
+	return unix.Timespec{Sec: t.sec[i], Nsec: int64(t.nsec[i])}
+}
+
+func (t *times) set(i int, ts unix.Timespec) { t.sec[i], t.nsec[i] = ts.Sec, uint32(ts.Nsec) }
 
 // inode is a file's attributes and contents. A directory has dir; a
 // regular file has data once it has been opened or sized.
@@ -165,10 +194,7 @@ type inode struct {
 	nlink     uint32
 	uid, gid  uint32
 	rdev      uint64
-	atime     unix.Timespec
-	mtime     unix.Timespec
-	ctime     unix.Timespec
-	btime     unix.Timespec
+	times     times
 	target    string
 	xattrs    map[string][]byte
 	dir       *dirData
