@@ -384,6 +384,16 @@ func (p *pidDir) exeLink(d *Dir) fs.Dentry {
 				return args[3], nil
 			}
 		}
+		// A static program: the VFS file the host ran, if it can be found.
+		exe := "/proc/" + strconv.Itoa(t.Tid()) + "/exe"
+		var st unix.Stat_t
+		link, err := os.Readlink(exe)
+		if err == nil && unix.Stat(exe, &st) == nil {
+			key := devIno{fmt.Sprintf("%02x:%02x", unix.Major(st.Dev), unix.Minor(st.Dev)), fmt.Sprint(st.Ino)}
+			if name := p.f.findFile(p.k, t, link, key); name != "" {
+				return name, nil
+			}
+		}
 		return "", unix.ENOENT
 	}, func() (fs.Loc, error) {
 		t, err := p.checkPtrace()
