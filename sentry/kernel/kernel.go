@@ -101,6 +101,10 @@ func (k *Kernel) Clone(parent *Task, tid int, f CloneFlags) *Task {
 		t.tgid, t.ppid = parent.tgid, parent.ppid
 	}
 	t.cs.host.Store(parent.hostCreds())
+	// A forked child runs its parent's program until it execs.
+	parent.mu.Lock()
+	t.exe = parent.exe
+	parent.mu.Unlock()
 	if f.Files {
 		t.files = parent.files.share()
 	} else {
