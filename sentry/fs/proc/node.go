@@ -243,8 +243,7 @@ func StaticDir(children ...Child) DirOps {
 	}
 }
 
-// Content makes a file's content at open. The open's flags come along for
-// files whose content depends on them; errors are errnos for open(2).
+// Content makes a file's content at open; its errors are open(2)'s.
 type Content func() ([]byte, error)
 
 // File is a synthetic regular file: open snapshots its content into a

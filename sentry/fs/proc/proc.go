@@ -5,16 +5,19 @@
 // processes, filtered so that nothing outside the sandbox shows.
 //
 // Every file is a snapshot made at open into a sealed memfd (the program
-// reads it natively); writable files (oom_score_adj, sys/kernel/hostname)
-// take effect when the open is closed.
+// reads it natively); writable files (oom_score_adj, comm,
+// sys/kernel/hostname) take effect when the open is closed.
 //
 // The caller of a lookup (/proc/self) is kernel.Current(): the task whose
 // syscall the calling sentry thread is answering.
 //
-// Lock order: the VFS holds this file system's tree lock around every
-// Dentry method; below it, Dir.mu (child cache), then kernel locks
-// (Kernel.mu, FDTable.mu, FSContext.mu), then other file systems' tree locks
-// (fs.PathOf of a file a process has open), then FS.mu.
+// Lock order: the VFS holds this file system's tree lock (for reading)
+// around every Dentry method. Below it come the kernel's locks (each taken
+// and released within one kernel call), other file systems' tree locks
+// (fs.PathOf, VFS.Open and Stat of a process's files), and the leaf locks
+// Dir.mu and FS.mu. This tree's own lock is not taken a second time
+// (FS.pathOf), except by fs.PathOf of a mount stacked on /proc (mountinfo).
+// FileDescription.mu is never taken: getdents holds it around Readdir.
 package proc
 
 import (
