@@ -27,14 +27,10 @@ type Tree struct {
 	boot    unix.Timespec
 }
 
-var nextDev atomic.Uint32
-
 // NewTree makes a file system of type typ (shown in /proc/mounts) with
 // statfs magic.
 func NewTree(typ string, magic int64) *Tree {
-	// Anonymous devices (major 0) as Linux gives proc, sysfs and devpts.
-	t := &Tree{typ: typ, magic: magic, dev: unix.Mkdev(0, 200+nextDev.Add(1)), boot: fs.Now()}
-	return t
+	return &Tree{typ: typ, magic: magic, dev: fs.NewAnonDev(), boot: fs.Now()}
 }
 
 // SetRoot sets the directory mounts of the tree show.
