@@ -290,6 +290,11 @@ func TestGlobal(t *testing.T) {
 	if b1, b2 := s.read(t, "/proc/sys/kernel/random/boot_id"), s.read(t, "/proc/sys/kernel/random/boot_id"); b1 != b2 {
 		t.Error("boot_id changes")
 	}
+	for _, p := range []string{"fs/file-max", "fs/nr_open", "vm/overcommit_memory", "vm/max_map_count", "kernel/pid_max", "kernel/shmmax", "fs/inotify/max_user_watches", "net/core/somaxconn"} {
+		if v := strings.TrimSpace(s.read(t, "/proc/sys/"+p)); v == "" {
+			t.Errorf("/proc/sys/%s is empty", p)
+		}
+	}
 	if on := s.read(t, "/sys/devices/system/cpu/online"); !strings.HasPrefix(on, "0") {
 		t.Errorf("cpu/online %q", on)
 	}
