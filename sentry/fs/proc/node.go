@@ -147,7 +147,13 @@ type Dir struct {
 
 	mu       sync.Mutex
 	children map[string]fs.Dentry
+	// sweepAt is the cache size at which children that are gone (exited
+	// processes, closed fds) are dropped.
+	sweepAt int
 }
+
+// minSweep is the smallest cache a directory sweeps.
+const minSweep = 64
 
 // NewDir makes a directory.
 func (t *Tree) NewDir(parent fs.Dentry, name string, a Attrs, ops DirOps) *Dir {
@@ -176,12 +182,44 @@ func (d *Dir) Lookup(name string) (fs.Dentry, error) {
 		return nil, err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if old, ok := d.children[name]; ok {
+		d.mu.Unlock()
 		return old, nil
 	}
 	d.children[name] = c
+	sweep := d.ops.Valid != nil && len(d.children) >= max(d.sweepAt, minSweep)
+	if sweep {
+		d.sweepAt = 2 * len(d.children)
+	}
+	d.mu.Unlock()
+	if sweep {
+		d.sweep()
+	}
 	return c, nil
+}
+
+// sweep drops the cached children that no longer exist. Valid runs
+// without d.mu, which is a leaf lock.
+func (d *Dir) sweep() {
+	d.mu.Lock()
+	cached := make(map[string]fs.Dentry, len(d.children))
+	for n, c := range d.children {
+		cached[n] = c
+	}
+	d.mu.Unlock()
+	for n, c := range cached {
+		if d.ops.Valid(n) {
+			continue
+		}
+		d.mu.Lock()
+		if d.children[n] == c {
+			delete(d.children, n)
+		}
+		d.mu.Unlock()
+	}
+	d.mu.Lock()
+	d.sweepAt = 2 * len(d.children)
+	d.mu.Unlock()
 }
 
 // Readdir implements fs.Dentry.

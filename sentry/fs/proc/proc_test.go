@@ -485,3 +485,27 @@ func TestFDInProc(t *testing.T) {
 		t.Errorf("mountinfo:\n%s", mi)
 	}
 }
+
+func TestExitedProcessesForgotten(t *testing.T) {
+	s := newSandbox(t)
+	// Many short-lived processes, each looked up once and never again:
+	// /proc does not keep them all.
+	for i := 0; i < 1000; i++ {
+		tid := 1<<30 + i
+		s.k.Clone(s.task, tid, kernel.CloneFlags{})
+		if _, err := s.v.Stat(s.ctx, s.v.Root(), "/proc/"+strconv.Itoa(tid)+"/status", 0); err != nil {
+			t.Fatal(err)
+		}
+		s.k.Exit(tid)
+	}
+	root, err := s.v.Lookup(s.ctx, s.v.Root(), "/proc", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := proc.Cached(root.Dentry); n > 200 {
+		t.Errorf("/proc keeps %d entries after 1000 exits", n)
+	}
+	if _, err := s.v.Stat(s.ctx, s.v.Root(), "/proc/"+strconv.Itoa(1<<30+999), 0); err != unix.ENOENT {
+		t.Errorf("exited process: %v", err)
+	}
+}
