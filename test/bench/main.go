@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type config struct {
@@ -82,7 +84,7 @@ func main() {
 	if *keep {
 		log.Printf("keeping %s", dir)
 	} else {
-		defer os.RemoveAll(dir)
+		defer cleanup(dir)
 	}
 	// A copy: others may rebuild bin/runsc while the benchmark runs.
 	if rt := find(rts, "runsc"); rt != nil && rt.missing == "" {
@@ -127,6 +129,30 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Print(res.markdown())
+}
+
+// cleanup removes the scratch directory, after the mounts runtimes leave
+// in their state directories (gVisor's null-netns), and the parent cgroup
+// of the containers.
+func cleanup(dir string) {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var mounts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			mounts = append(mounts, f[4])
+		}
+	}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		unix.Unmount(mounts[i], unix.MNT_DETACH)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		log.Print(err)
+	}
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/runsc-bench")
+	cgroups = append(cgroups, "/sys/fs/cgroup/runsc-bench")
+	for _, c := range cgroups {
+		os.Remove(c)
+	}
 }
 
 func find(rts []*peer, name string) *peer {
