@@ -150,7 +150,12 @@ func sysChroot(x *ctx) Result {
 
 func sysGetcwd(x *ctx) Result {
 	fsc := x.t.FS()
-	path := x.v.PathOf(fsc.Root(), x.t.Cwd())
+	cwd := x.t.Cwd()
+	// A removed working directory has no path (Linux: ENOENT).
+	if st, err := x.v.Stat(x.fsctx(), cwd, "", unix.AT_EMPTY_PATH); err == nil && st.Nlink == 0 {
+		return fail(unix.ENOENT)
+	}
+	path := x.v.PathOf(fsc.Root(), cwd)
 	b := append([]byte(path), 0)
 	if uint64(len(b)) > x.arg(1) {
 		return fail(unix.ERANGE)

@@ -201,6 +201,9 @@ func TestDebianBash(t *testing.T) {
 		{"pipeline status", `set -o pipefail; false | true; echo $?; true | (exit 3); echo $?`, "1\n3\n", 0},
 		{"cd and pwd", `cd /usr/share/../lib && pwd && cd - >/dev/null && pwd && cd && pwd`, "/usr/lib\n/root\n/root\n", 0},
 		{"proc self is the caller", `a=$(bash -c 'echo $$; exec readlink /proc/self'); set -- $a; [ "$1" = "$2" ] && echo same; exec 7</etc/debian_version; readlink /proc/self/fd/7 /proc/$$/fd/7 /dev/fd/7`, "same\n/etc/debian_version\n/etc/debian_version\n/etc/debian_version\n", 0},
+		{"getcwd of a removed directory", `mkdir /tmp/gone && cd /tmp/gone && rmdir /tmp/gone && python3 -c 'import os
+try: os.getcwd()
+except OSError as e: print(e.strerror)'`, "No such file or directory\n", 0},
 		// A forked child runs its parent's program even after the parent
 		// execs another.
 		{"exe of a forked child", `bash -c '(p=$BASHPID; sleep 0.3; echo $(readlink /proc/$p/exe)) & exec sleep 1'`, "/usr/bin/bash\n", 0},
