@@ -21,6 +21,9 @@ import (
 	"runsc.dev/runsc/sentry/platform"
 )
 
+// runTimeout bounds one program run; a hung program is killed.
+var runTimeout = time.Minute
+
 var debianEnv = []string{
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	"HOME=/root", "LANG=C.UTF-8", "TERM=xterm",
@@ -64,10 +67,15 @@ func (r debRun) run(t *testing.T, argv ...string) (string, string, unix.WaitStat
 		wait()
 		t.Fatalf("start %q: %v", argv, err)
 	}
+	timer := time.AfterFunc(runTimeout, func() {
+		t.Errorf("%q still running after %v: killed", argv, runTimeout)
+		p.Signal(unix.SIGKILL)
+	})
 	if r.started != nil {
 		r.started(p, &stdout)
 	}
 	ws := p.Wait()
+	timer.Stop()
 	// As when a container's init dies, nothing else of the program
 	// survives it (orphans would hold the output pipes open).
 	s.Close()
@@ -136,7 +144,7 @@ func stdio(t *testing.T, in []byte, stdout, stderr *syncBuffer) ([]*os.File, fun
 	}
 }
 
-// check runs a bash script and compares its output and exit status.
+// checkScript runs a bash script and compares its output and exit status.
 func checkScript(t *testing.T, script, want string, code int) {
 	t.Helper()
 	out, errOut, ws := debRun{}.run(t, "/bin/bash", "-c", script)
