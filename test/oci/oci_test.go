@@ -76,7 +76,7 @@ func TestRuntimeTools(t *testing.T) {
 // confinement needs that).
 func buildRunsc(t *testing.T, bin string) string {
 	out := filepath.Join(bin, "runsc")
-	goCmd(t, "", "build", "-o", out, "runsc.dev/runsc/runsc")
+	goCmd(t, "", nil, "build", "-o", out, "runsc.dev/runsc/runsc")
 	return out
 }
 
@@ -97,20 +97,22 @@ func buildValidations(t *testing.T, work, bin, runDir string) {
 	for _, v := range passing {
 		pkgs = append(pkgs, runtimeTools+"/validation/"+v.name)
 	}
-	goCmd(t, mod, append([]string{"build", "-o", bin + "/"}, pkgs...)...)
-	dir := strings.TrimSpace(goCmd(t, mod, "list", "-m", "-f", "{{.Dir}}", runtimeTools))
+	// -mod=mod: fetch what the scratch module needs (never our go.mod's).
+	env := []string{"GOFLAGS=-mod=mod", "GOWORK=off"}
+	goCmd(t, mod, env, append([]string{"build", "-o", bin + "/"}, pkgs...)...)
+	dir := strings.TrimSpace(goCmd(t, mod, env, "list", "-m", "-f", "{{.Dir}}", runtimeTools))
 	rootfs := "rootfs-" + runtime.GOARCH + ".tar.gz"
 	copyFile(t, filepath.Join(dir, rootfs), filepath.Join(runDir, rootfs), 0o644)
 	copyFile(t, filepath.Join(bin, "runtimetest"), filepath.Join(runDir, "runtimetest"), 0o755)
 }
 
-// goCmd runs the go command in dir, static and with modules fetched as
-// needed, and returns its standard output.
-func goCmd(t *testing.T, dir string, args ...string) string {
+// goCmd runs the go command in dir with cgo off (static binaries) and env
+// added, and returns its standard output.
+func goCmd(t *testing.T, dir string, env []string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
