@@ -632,3 +632,22 @@ perl -e 'kill "KILL", $$'; echo $?
 (trap 'echo trapped; exit 5' TERM; kill -TERM $BASHPID; sleep 1); echo $?
 `, "130\n134\n139\n137\ntrapped\n5\n", 0)
 }
+
+// TestDebianDpkg builds a package and installs and removes it with dpkg,
+// whose database updates rename, fsync and link many files.
+func TestDebianDpkg(t *testing.T) {
+	checkScript(t, `set -e
+mkdir -p /tmp/pkg/DEBIAN /tmp/pkg/usr/bin
+printf 'Package: hello-runsc\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.com>\nDescription: test\n' > /tmp/pkg/DEBIAN/control
+printf '#!/bin/sh\necho hello from package\n' > /tmp/pkg/usr/bin/hello-runsc
+printf '#!/bin/sh\necho postinst "$1"\n' > /tmp/pkg/DEBIAN/postinst
+chmod 755 /tmp/pkg/usr/bin/hello-runsc /tmp/pkg/DEBIAN/postinst
+dpkg-deb --build /tmp/pkg /tmp/hello.deb >/dev/null
+dpkg -i /tmp/hello.deb | grep postinst
+hello-runsc
+dpkg-query -W -f '${Status} ${Version}\n' hello-runsc
+dpkg -r hello-runsc >/dev/null
+[ ! -e /usr/bin/hello-runsc ] && echo removed
+dpkg --audit && echo consistent
+`, "postinst configure\nhello from package\ninstall ok installed 1.0\nremoved\nconsistent\n", 0)
+}
