@@ -651,3 +651,22 @@ dpkg -r hello-runsc >/dev/null
 dpkg --audit && echo consistent
 `, "postinst configure\nhello from package\ninstall ok installed 1.0\nremoved\nconsistent\n", 0)
 }
+
+// TestDebianConcurrentSpawn forks and execs from 8 threads at once: each
+// child's cwd, files and output must be its own.
+func TestDebianConcurrentSpawn(t *testing.T) {
+	out, errOut, ws := debRun{}.run(t, "python3", "-c", `
+import concurrent.futures, os, subprocess
+def job(i):
+    p = '/tmp/j%d' % i
+    os.mkdir(p)
+    r = subprocess.run(['sh', '-c', 'cd %s && echo %d > f && cat f && ls' % (p, i)], capture_output=True, text=True)
+    return r.stdout == '%d\nf\n' % i and r.returncode == 0
+with concurrent.futures.ThreadPoolExecutor(8) as ex:
+    res = list(ex.map(job, range(64)))
+print(res.count(True), len(os.listdir('/tmp')))
+`)
+	if out != "64 64\n" || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s", out, describe(ws), errOut)
+	}
+}
