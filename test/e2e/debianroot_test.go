@@ -71,6 +71,10 @@ func buildDebianRoot() (string, error) {
 		return "", fmt.Errorf("debootstrap is not installed (apt-get install debootstrap): %w", err)
 	}
 	tmp := dir + ".tmp"
+	// An interrupted debootstrap leaves its mounts in the target.
+	for _, m := range []string{"dev/pts", "proc", "sys"} {
+		unix.Unmount(filepath.Join(tmp, m), unix.MNT_DETACH)
+	}
 	if err := os.RemoveAll(tmp); err != nil {
 		return "", err
 	}
