@@ -670,3 +670,30 @@ print(res.count(True), len(os.listdir('/tmp')))
 		t.Fatalf("got %q, %s\nstderr %s", out, describe(ws), errOut)
 	}
 }
+
+// TestDebianFDTable runs fd-table operations (dup2/dup3/F_DUPFD edge cases,
+// shared and separate offsets, host fds over sandbox fds and back,
+// close_range, fork, close-on-exec) in the sandbox and on the host and
+// compares the results.
+func TestDebianFDTable(t *testing.T) {
+	bin := compile(t, "fdtable.c")
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "fdtable")
+	if err := os.WriteFile(prog, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(prog)
+	cmd.Dir = work
+	want, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("on the host: %v\n%s", err, want)
+	}
+	out, errOut, ws := debRun{stdin: bin}.run(t, "/bin/bash", "-c", "cat > /tmp/prog && chmod 755 /tmp/prog && mkdir /tmp/w && cd /tmp/w && exec /tmp/prog")
+	if out != string(want) || ws != 0 {
+		t.Errorf("sandbox (%s, stderr %q):\n%s\nhost:\n%s", describe(ws), errOut, out, want)
+	}
+}
