@@ -47,9 +47,8 @@ func TestRuntimeTools(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("CI must run as root")
 		}
-		// runsc needs root for its sandbox (ptrace, seccomp listener,
-		// mounts), and the validations run it as its caller.
-		t.Skip("needs root")
+		// The validations run runsc as themselves.
+		t.Skip("needs root: runsc's sandbox uses ptrace, a seccomp listener and mounts")
 	}
 	work := t.TempDir()
 	bin := filepath.Join(work, "bin")
