@@ -675,10 +675,21 @@ print(res.count(True), len(os.listdir('/tmp')))
 // shared and separate offsets, host fds over sandbox fds and back,
 // close_range, fork, close-on-exec) in the sandbox and on the host and
 // compares the results.
-func TestDebianFDTable(t *testing.T) {
-	bin := compile(t, "fdtable.c")
+func TestDebianFDTable(t *testing.T) { compareWithHost(t, "fdtable.c") }
+
+// TestDebianErrnos compares the errnos of about 90 failing file calls (bad
+// paths, flags, pointers and fds) in the sandbox's /tmp with the host's on
+// a tmpfs.
+func TestDebianErrnos(t *testing.T) { compareWithHost(t, "errno.c") }
+
+// compareWithHost runs the C program test/testdata/name in an empty
+// directory of a tmpfs on the host and in the sandbox's /tmp, and compares
+// what it prints.
+func compareWithHost(t *testing.T, name string) {
+	requireRoot(t)
+	bin := compile(t, name)
 	dir := t.TempDir()
-	prog := filepath.Join(dir, "fdtable")
+	prog := filepath.Join(dir, "prog")
 	if err := os.WriteFile(prog, bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -686,6 +697,10 @@ func TestDebianFDTable(t *testing.T) {
 	if err := os.Mkdir(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := unix.Mount("tmpfs", work, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(work, unix.MNT_DETACH)
 	cmd := exec.Command(prog)
 	cmd.Dir = work
 	want, err := cmd.CombinedOutput()
