@@ -682,10 +682,17 @@ func TestDebianFDTable(t *testing.T) { compareWithHost(t, "fdtable.c") }
 // a tmpfs.
 func TestDebianErrnos(t *testing.T) { compareWithHost(t, "errno.c") }
 
-// compareWithHost runs the C program test/testdata/name in an empty
-// directory of a tmpfs on the host and in the sandbox's /tmp, and compares
-// what it prints.
-func compareWithHost(t *testing.T, name string) {
+// TestDebianErrnosAsNobody runs the same calls after setpriv has switched to
+// nobody, keeping its capabilities across setresuid (PR_SET_KEEPCAPS) until
+// the exec drops them: every create in root's directory is EACCES.
+func TestDebianErrnosAsNobody(t *testing.T) {
+	compareWithHost(t, "errno.c", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+}
+
+// compareWithHost runs the C program test/testdata/name (under the command
+// wrapper, if any) in an empty root-owned directory of a tmpfs on the host
+// and in the sandbox's /tmp, and compares what it prints.
+func compareWithHost(t *testing.T, name string, wrapper ...string) {
 	requireRoot(t)
 	bin := compile(t, name)
 	dir := t.TempDir()
@@ -697,17 +704,18 @@ func compareWithHost(t *testing.T, name string) {
 	if err := os.Mkdir(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Mount("tmpfs", work, "tmpfs", 0, ""); err != nil {
+	if err := unix.Mount("tmpfs", work, "tmpfs", 0, "mode=0755"); err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Unmount(work, unix.MNT_DETACH)
-	cmd := exec.Command(prog)
+	argv := append(append([]string(nil), wrapper...), prog)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = work
 	want, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("on the host: %v\n%s", err, want)
 	}
-	out, errOut, ws := debRun{stdin: bin}.run(t, "/bin/bash", "-c", "cat > /tmp/prog && chmod 755 /tmp/prog && mkdir /tmp/w && cd /tmp/w && exec /tmp/prog")
+	out, errOut, ws := debRun{stdin: bin}.run(t, "/bin/bash", "-c", "cat > /tmp/prog && chmod 755 /tmp/prog && mkdir /tmp/w && cd /tmp/w && exec "+strings.Join(append(wrapper, "/tmp/prog"), " "))
 	if out != string(want) || ws != 0 {
 		t.Errorf("sandbox (%s, stderr %q):\n%s\nhost:\n%s", describe(ws), errOut, out, want)
 	}
