@@ -720,3 +720,27 @@ func compareWithHost(t *testing.T, name string, wrapper ...string) {
 		t.Errorf("sandbox (%s, stderr %q):\n%s\nhost:\n%s", describe(ws), errOut, out, want)
 	}
 }
+
+// TestDebianCwdSharing checks that threads share the working directory and
+// umask, while forked and spawned children have their own.
+func TestDebianCwdSharing(t *testing.T) {
+	out, errOut, ws := debRun{}.run(t, "python3", "-c", `
+import os, threading, subprocess
+os.chdir('/tmp')
+t = threading.Thread(target=lambda: (os.chdir('/etc'), os.umask(0o077)))
+t.start(); t.join()
+print('main sees', os.getcwd(), oct(os.umask(0o022)))
+pid = os.fork()
+if pid == 0:
+    os.chdir('/usr'); os._exit(0)
+os.waitpid(pid, 0)
+print('after child chdir', os.getcwd())
+r = subprocess.run(['pwd'], cwd='/var', capture_output=True, text=True)
+print('spawn cwd', r.stdout.strip(), 'parent', os.getcwd())
+print(open('passwd').read().split(':')[0])
+`)
+	want := "main sees /etc 0o77\nafter child chdir /etc\nspawn cwd /var parent /etc\nroot\n"
+	if out != want || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
