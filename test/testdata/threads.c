@@ -1,13 +1,17 @@
 // 8 threads open, stat, read and close their own files concurrently and
-// check every result; prints "ok <calls>" or the first mismatch.
+// check every result; prints "ok" or the first mismatch. Arguments: seconds
+// to run, and optionally a SIGALRM interval in µs that interrupts the calls
+// of whichever thread the signal lands on.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +21,9 @@
 static double seconds;
 static long calls[THREADS];
 static volatile int failed;
+static volatile long alarms;
+
+static void on_alarm(int sig) { (void)sig; alarms++; }
 
 static double now(void)
 {
@@ -73,6 +80,14 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
 	seconds = argc > 1 ? atof(argv[1]) : 3;
+	if (argc > 2) {
+		struct sigaction sa = {0};
+		sa.sa_handler = on_alarm;
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGALRM, &sa, NULL);
+		struct itimerval it = {{0, atol(argv[2])}, {0, atol(argv[2])}};
+		setitimer(ITIMER_REAL, &it, NULL);
+	}
 	pthread_t th[THREADS];
 	for (long i = 0; i < THREADS; i++)
 		pthread_create(&th[i], NULL, worker, (void *)i);
@@ -81,6 +96,8 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 		total += calls[i];
 	}
+	struct itimerval off = {0};
+	setitimer(ITIMER_REAL, &off, NULL);
 	// Every fd was closed: the next open gets 3 again.
 	int fd = open("/tmp", O_RDONLY);
 	if (fd != 3) {
@@ -89,7 +106,7 @@ int main(int argc, char **argv)
 	}
 	if (failed)
 		return 1;
-	fprintf(stderr, "%ld calls\n", total);
+	fprintf(stderr, "%ld calls, %ld alarms\n", total, alarms);
 	printf("ok\n");
 	return 0;
 }
