@@ -148,6 +148,10 @@ func (x *ctx) readlink(dirfd, pathArg, bufArg, sizeArg int) Result {
 		return fail(unix.EINVAL)
 	}
 	at, path, err := x.atEmpty(dirfd, pathArg, unix.AT_EMPTY_PATH)
+	if err == unix.EOPNOTSUPP {
+		// A host object (pipe, socket) is no symlink.
+		return fail(unix.ENOENT)
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -11,16 +11,27 @@ import (
 func init() {
 	register(func(x *ctx) Result { return x.setxattr(xPath) }, unix.SYS_SETXATTR)
 	register(func(x *ctx) Result { return x.setxattr(xLink) }, unix.SYS_LSETXATTR)
-	register(func(x *ctx) Result { return x.setxattr(xFD) }, unix.SYS_FSETXATTR)
+	register(hostOrVFS(func(x *ctx) Result { return x.setxattr(xFD) }), unix.SYS_FSETXATTR)
 	register(func(x *ctx) Result { return x.getxattr(xPath) }, unix.SYS_GETXATTR)
 	register(func(x *ctx) Result { return x.getxattr(xLink) }, unix.SYS_LGETXATTR)
-	register(func(x *ctx) Result { return x.getxattr(xFD) }, unix.SYS_FGETXATTR)
+	register(hostOrVFS(func(x *ctx) Result { return x.getxattr(xFD) }), unix.SYS_FGETXATTR)
 	register(func(x *ctx) Result { return x.listxattr(xPath) }, unix.SYS_LISTXATTR)
 	register(func(x *ctx) Result { return x.listxattr(xLink) }, unix.SYS_LLISTXATTR)
-	register(func(x *ctx) Result { return x.listxattr(xFD) }, unix.SYS_FLISTXATTR)
+	register(hostOrVFS(func(x *ctx) Result { return x.listxattr(xFD) }), unix.SYS_FLISTXATTR)
 	register(func(x *ctx) Result { return x.removexattr(xPath) }, unix.SYS_REMOVEXATTR)
 	register(func(x *ctx) Result { return x.removexattr(xLink) }, unix.SYS_LREMOVEXATTR)
-	register(func(x *ctx) Result { return x.removexattr(xFD) }, unix.SYS_FREMOVEXATTR)
+	register(hostOrVFS(func(x *ctx) Result { return x.removexattr(xFD) }), unix.SYS_FREMOVEXATTR)
+}
+
+// hostOrVFS runs an f*xattr call on a host object (pipe, socket) natively:
+// it names no path, and the kernel answers for the object as Linux does.
+func hostOrVFS(h handlerFunc) handlerFunc {
+	return func(x *ctx) Result {
+		if f, err := x.file(x.int(0)); err == nil && f == nil {
+			return native()
+		}
+		return h(x)
+	}
 }
 
 // xattrTarget is how an xattr call names its file.

@@ -129,5 +129,22 @@ int main(void)
 	T(fgetxattr(fd, "user.none", buf, sizeof buf));
 	T(syscall(SYS_openat2, AT_FDCWD, "d/f", bad, 24));
 	T(syscall(SYS_close_range, 5, 3, 0));
+	// Calls the sentry traps, on host objects it passes to the kernel.
+	int p[2];
+	pipe(p);
+	T(lseek(p[0], 0, SEEK_SET));
+	T(fstatat(p[0], "", &st, AT_EMPTY_PATH));
+	T(fstatat(p[0], "x", &st, 0));
+	T(openat(p[0], "x", O_RDONLY));
+	T(fchdir(p[0]));
+	T(syscall(SYS_getdents64, p[0], buf, sizeof buf));
+	T(ftruncate(p[1], 0));
+	T(fgetxattr(p[0], "user.x", buf, sizeof buf));
+	T(flistxattr(p[0], buf, sizeof buf));
+	T(fchown(p[0], 0, 0));
+	T(readlinkat(p[0], "", buf, sizeof buf));
+	T(faccessat(p[0], "x", F_OK, 0));
+	T(dup2(p[0], ro));
+	T(fstat(ro, &st) == 0 && S_ISFIFO(st.st_mode));
 	return 0;
 }
