@@ -27,10 +27,10 @@ type Result struct {
 	Continue bool
 }
 
-func ok(v int64) Result          { return Result{Val: v} }
-func fail(err error) Result      { return Result{Errno: errnoOf(err)} }
-func native() Result             { return Result{Continue: true} }
-func done(err error) Result      { return result(0, err) }
+func ok(v int64) Result     { return Result{Val: v} }
+func fail(err error) Result { return Result{Errno: errnoOf(err)} }
+func native() Result        { return Result{Continue: true} }
+func done(err error) Result { return result(0, err) }
 func result(v int64, err error) Result {
 	if err != nil {
 		return fail(err)

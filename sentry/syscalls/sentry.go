@@ -124,4 +124,3 @@ func (s *Sentry) Execed(t *platform.Task) {
 func (s *Sentry) Exited(t *platform.Task, status unix.WaitStatus) {
 	s.Kernel.Exit(t.TID)
 }
-
