@@ -50,7 +50,8 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 		// 3) stands in: read, write and mmap on it fail as on O_PATH.
 		host, err = k.devices.open(unix.Mkdev(1, 3), unix.O_ACCMODE)
 	case st.IsDir():
-		host, err = openHost(k.placeholder, unix.O_RDONLY|unix.O_DIRECTORY)
+		// The flags fcntl(F_GETFL) shows natively are the program's.
+		host, err = openHost(k.placeholder, unix.O_RDONLY|flags&(unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_NONBLOCK))
 	case hasHost && st.Type() != unix.S_IFREG:
 		// Nodes of host objects: ptys of devpts, pipes reached through
 		// /proc/<pid>/fd/N.

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -146,5 +148,27 @@ int main(void)
 	T(faccessat(p[0], "x", F_OK, 0));
 	T(dup2(p[0], ro));
 	T(fstat(ro, &st) == 0 && S_ISFIFO(st.st_mode));
+	struct statx stx;
+	T(statx(p[0], "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) == 0 && S_ISFIFO(stx.stx_mode));
+	T(statx(AT_FDCWD, "d/f", 0, STATX_BASIC_STATS, &stx) == 0 && stx.stx_size == 0 && S_ISREG(stx.stx_mode));
+	T(statx(AT_FDCWD, "lf", AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 && S_ISLNK(stx.stx_mode) && stx.stx_size == 3);
+	T(statx(AT_FDCWD, "d", 0x12345678, STATX_BASIC_STATS, &stx));
+	T(statx(AT_FDCWD, "d", 0, 0x80000000U, &stx));
+	T(fchmod(p[0], 0600));
+	T(futimens(p[0], NULL));
+	T(flock(p[0], LOCK_EX));
+	struct statfs sfs;
+	T(fstatfs(p[0], &sfs) == 0 && sfs.f_type == 0x50495045);
+	T(fstatfs(fd, &sfs) == 0 && sfs.f_type == 0x01021994);
+	T(fcntl(p[0], F_GETFL) & O_ACCMODE);
+	T(fcntl(fd, F_GETFL));
+	T(fcntl(open("d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK), F_GETFL));
+	T(fcntl(open("d/f", O_RDWR | O_APPEND | O_NONBLOCK | O_CLOEXEC), F_GETFL));
+	T(fcntl(ro, F_SETFD, FD_CLOEXEC));
+	T(fcntl(ro, F_GETFD));
+	T(fcntl(99, F_GETFD));
+	T(fcntl(99, F_DUPFD, 0));
+	T(fcntl(p[0], F_DUPFD, -1));
+	T(syscall(SYS_dup3, p[0], p[0], 0));
 	return 0;
 }
