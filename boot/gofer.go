@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 
-
 	"runsc.dev/runsc/gofer"
 	"runsc.dev/runsc/p9"
 	fsgofer "runsc.dev/runsc/sentry/fs/gofer"

@@ -38,6 +38,10 @@ type Namespace struct {
 	// IgnoreUnsupported turns unsupported mounts into warnings.
 	IgnoreUnsupported bool
 	Warn              func(format string, args ...any)
+
+	// Pts is the /dev/pts Build mounted, where a container's console is
+	// made; nil without one.
+	Pts *devpts.FS
 }
 
 // Mount types and the options the builder honours.
@@ -327,6 +331,7 @@ func (n *Namespace) mountDevpts(v *fs.VFS, ctx *fs.Context, dst string, flags ui
 		p.Close()
 		return fmt.Errorf("mount %q: %w", dst, err)
 	}
+	n.Pts = p
 	return nil
 }
 

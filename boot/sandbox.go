@@ -44,6 +44,9 @@ type Process struct {
 	// sentry's.
 	Creds   *platform.Creds
 	Rlimits []platform.Rlimit
+	// Terminal: Files[0] is a terminal that becomes the program's
+	// controlling terminal.
+	Terminal bool
 }
 
 // NewSandbox makes a sentry over the namespace v.
@@ -116,7 +119,7 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
 	}
 	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask = creds, root, cwd, p.Umask
-	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits, EmptyRoot: true})
+	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits, EmptyRoot: true, Terminal: p.Terminal})
 	plan.File.Close()
 	if err != nil {
 		return nil, err

@@ -320,7 +320,8 @@ func joinPids(pids []int) string {
 }
 
 type bootCmd struct {
-	bundle string
+	bundle        string
+	consoleSocket string
 }
 
 func (*bootCmd) Name() string     { return "boot" }
@@ -328,6 +329,7 @@ func (*bootCmd) Synopsis() string { return "run a sandbox (started by create)" }
 func (*bootCmd) Usage() string    { return "boot --bundle DIR ID\n" }
 func (b *bootCmd) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.bundle, "bundle", "", "bundle directory")
+	f.StringVar(&b.consoleSocket, "console-socket", "", "unix socket that receives the console's pty master")
 }
 
 func (b *bootCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
@@ -336,7 +338,7 @@ func (b *bootCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomma
 		return subcommands.ExitUsageError
 	}
 	code, err := root().Boot(id, b.bundle, container.BootOptions{
-		Self: self(), Overlay: g.overlay, IgnoreUnsupported: g.ignoreUnsupported,
+		Self: self(), Overlay: g.overlay, IgnoreUnsupported: g.ignoreUnsupported, ConsoleSocket: b.consoleSocket,
 		Warn: func(format string, args ...any) { logf("warning", format, args...) },
 	})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 // BootOptions are the runtime settings "runsc boot" runs a sandbox with.
 type BootOptions struct {
 	Self              string
+	ConsoleSocket     string
 	Overlay           bool
 	IgnoreUnsupported bool
 	Warn              func(format string, args ...any)
@@ -183,6 +184,18 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 		sb.Close()
 		return nil, nil, err
 	}
+	// The console's master goes to the caller during create, as runc
+	// does: containerd waits for it before it calls start.
+	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if spec.Process.Terminal {
+		tty, err := newConsole(ns.Pts, o.ConsoleSocket)
+		if err != nil {
+			sb.Close()
+			return nil, nil, err
+		}
+		defer tty.Close()
+		stdio = []*os.File{tty, tty, tty}
+	}
 	// Listen before ready: an exec may come as soon as start returns.
 	l, err := listenControl(dir)
 	if err != nil {
@@ -221,14 +234,14 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 	}
 	proc, err := sb.Start(boot.Process{
 		Argv: p.Args, Env: p.Env, Cwd: path.Clean(p.Cwd), Umask: umask,
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, Creds: creds, Rlimits: rlimits,
+		Files: stdio, Creds: creds, Rlimits: rlimits, Terminal: p.Terminal,
 	})
 	if err != nil {
 		l.Close()
 		sb.Close()
 		return nil, nil, err
 	}
-	go serveControl(l, sb)
+	go serveControl(l, sb, ns.Pts)
 	ok = true
 	return proc, &sandbox{s: sb, g: g, control: l}, nil
 }

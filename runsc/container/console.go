@@ -4,45 +4,79 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/sentry/fs/devpts"
 )
 
-// consoleTTY makes the container's terminal: a new pty whose master goes
-// to the caller over the console socket (SCM_RIGHTS, as runc does) and
-// whose slave becomes the program's stdio.
-func consoleTTY(socket string) (*os.File, error) {
+// newConsole makes a container's terminal: a pty of the sandbox's own
+// /dev/pts (so the program sees /dev/pts/N) or, without one, of the
+// host's; the master goes to the caller over the console socket
+// (SCM_RIGHTS, as runc does) and the slave is returned for the program.
+func newConsole(pts *devpts.FS, socket string) (*os.File, error) {
 	if socket == "" {
 		return nil, fmt.Errorf("process.terminal is set but no --console-socket was given")
 	}
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	var master, slave *os.File
+	var err error
+	if pts != nil {
+		master, slave, _, err = pts.NewPty()
+	} else {
+		master, slave, err = hostPty()
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("console: %w", err)
 	}
 	defer master.Close()
+	if err := sendConsole(socket, master); err != nil {
+		slave.Close()
+		return nil, err
+	}
+	return slave, nil
+}
+
+// hostPty opens a new pty pair of the host's devpts.
+func hostPty() (*os.File, *os.File, error) {
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		return nil, fmt.Errorf("unlock pty: %w", err)
+		master.Close()
+		return nil, nil, err
 	}
 	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
 	if err != nil {
-		return nil, fmt.Errorf("pty number: %w", err)
+		master.Close()
+		return nil, nil, err
 	}
-	name := fmt.Sprintf("/dev/pts/%d", n)
-	slave, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		master.Close()
+		return nil, nil, err
 	}
-	conn, err := net.Dial("unix", socket)
+	return master, slave, nil
+}
+
+// sendConsole passes the pty master to the console socket. The socket is
+// reached through its directory's fd: containerd's paths can be longer
+// than a socket address holds.
+func sendConsole(socket string, master *os.File) error {
+	dir, err := unix.Open(filepath.Dir(socket), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		slave.Close()
-		return nil, fmt.Errorf("console socket: %w", err)
+		return fmt.Errorf("console socket: %w", err)
 	}
-	defer conn.Close()
-	uc := conn.(*net.UnixConn)
-	oob := unix.UnixRights(int(master.Fd()))
-	if _, _, err := uc.WriteMsgUnix([]byte(name), oob, nil); err != nil {
-		slave.Close()
-		return nil, fmt.Errorf("console socket: %w", err)
+	defer unix.Close(dir)
+	addr := &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", dir, filepath.Base(socket)), Net: "unix"}
+	c, err := net.DialUnix("unix", nil, addr)
+	if err != nil {
+		return fmt.Errorf("console socket: %w", err)
 	}
-	return slave, nil
+	defer c.Close()
+	if _, _, err := c.WriteMsgUnix([]byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil); err != nil {
+		return fmt.Errorf("console socket: %w", err)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/runsc/boot"
+	"runsc.dev/runsc/sentry/fs/devpts"
 )
 
 // The control socket (<container dir>/control.sock) is how "runsc exec"
@@ -27,6 +28,9 @@ const controlName = "control.sock"
 
 type execRequest struct {
 	Process specs.Process `json:"process"`
+	// ConsoleSocket receives the pty master when Process.Terminal is set;
+	// the sandbox makes the pty from its own /dev/pts.
+	ConsoleSocket string `json:"consoleSocket,omitempty"`
 }
 
 type execSignal struct {
@@ -41,13 +45,13 @@ type execReply struct {
 }
 
 // serveControl accepts exec requests until the listener is closed.
-func serveControl(l *net.UnixListener, sb *boot.Sandbox) {
+func serveControl(l *net.UnixListener, sb *boot.Sandbox, pts *devpts.FS) {
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
 			return
 		}
-		go handleExec(c, sb)
+		go handleExec(c, sb, pts)
 	}
 }
 
@@ -85,7 +89,7 @@ func viaDirFD(dir string, f func(name string) error) error {
 	return f(fmt.Sprintf("/proc/self/fd/%d/%s", fd, controlName))
 }
 
-func handleExec(c *net.UnixConn, sb *boot.Sandbox) {
+func handleExec(c *net.UnixConn, sb *boot.Sandbox, pts *devpts.FS) {
 	defer c.Close()
 	reply := func(r execReply) { json.NewEncoder(c).Encode(r) }
 	buf := make([]byte, 1<<20)
@@ -132,7 +136,18 @@ func handleExec(c *net.UnixConn, sb *boot.Sandbox) {
 		reply(execReply{Error: err.Error()})
 		return
 	}
-	proc, err := sb.Start(boot.Process{Argv: p.Args, Env: p.Env, Cwd: path.Clean(cwd), Umask: umask, Files: files, Creds: creds, Rlimits: rlimits})
+	if p.Terminal {
+		tty, err := newConsole(pts, req.ConsoleSocket)
+		if err != nil {
+			reply(execReply{Error: err.Error()})
+			return
+		}
+		for i := range files {
+			files[i].Close()
+			files[i] = tty
+		}
+	}
+	proc, err := sb.Start(boot.Process{Argv: p.Args, Env: p.Env, Cwd: path.Clean(cwd), Umask: umask, Files: files, Creds: creds, Rlimits: rlimits, Terminal: p.Terminal})
 	if err != nil {
 		reply(execReply{Error: err.Error()})
 		return

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -43,13 +44,14 @@ func (r Root) Exec(id string, o ExecOptions) (int, error) {
 		return 0, r.execDetached(o)
 	}
 	stdio := o.Stdio
+	console := ""
 	if o.Process.Terminal {
-		tty, err := consoleTTY(o.ConsoleSocket)
-		if err != nil {
+		if o.ConsoleSocket == "" {
+			return 0, fmt.Errorf("--tty needs --console-socket")
+		}
+		if console, err = filepath.Abs(o.ConsoleSocket); err != nil {
 			return 0, err
 		}
-		defer tty.Close()
-		stdio = [3]*os.File{tty, tty, tty}
 	}
 	dir, _ := r.dir(id)
 	c, err := dialControl(dir)
@@ -57,7 +59,7 @@ func (r Root) Exec(id string, o ExecOptions) (int, error) {
 		return 0, fmt.Errorf("container %q: %w", id, err)
 	}
 	defer c.Close()
-	req, err := json.Marshal(execRequest{Process: o.Process})
+	req, err := json.Marshal(execRequest{Process: o.Process, ConsoleSocket: console})
 	if err != nil {
 		return 0, err
 	}
@@ -117,7 +119,12 @@ func (r Root) execDetached(o ExecOptions) error {
 	}
 	defer rd.Close()
 	cmd := exec.Command(o.Self, o.SelfArgs...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
+	if !o.Process.Terminal {
+		// With a terminal the process's stdio is the console, and our
+		// caller reads our own stdio to its end: the waiter must not
+		// hold it.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
+	}
 	cmd.ExtraFiles = []*os.File{wr}
 	cmd.Env = append(os.Environ(), execReadyEnv+"=3")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

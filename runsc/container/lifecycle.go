@@ -159,15 +159,20 @@ func (r Root) startSandbox(id, bundle string, spec *specs.Spec, o CreateOptions)
 	attr.Cloneflags |= unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
 	attr.Cloneflags &^= unix.CLONE_NEWPID | unix.CLONE_NEWUSER | unix.CLONE_NEWCGROUP
 	if spec.Process.Terminal {
-		tty, err := consoleTTY(o.ConsoleSocket)
+		// The sandbox makes the console from its own /dev/pts.
+		if o.ConsoleSocket == "" {
+			wr.Close()
+			return nil, fmt.Errorf("process.terminal is set but no --console-socket was given")
+		}
+		abs, err := filepath.Abs(o.ConsoleSocket)
 		if err != nil {
 			wr.Close()
 			return nil, err
 		}
-		defer tty.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-		attr.Setctty = true
-		attr.Ctty = 0
+		cmd.Args = append(cmd.Args[:len(cmd.Args)-1], "--console-socket", abs, id)
+		// The program's stdio is the console: the sandbox must not keep
+		// ours open (our caller reads them to their end).
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	}
 	cmd.SysProcAttr = attr
 	err = startIn(cmd, joins)

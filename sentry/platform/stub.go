@@ -111,7 +111,11 @@ func stubMain(sock int) {
 	if err != nil {
 		fail(err)
 	}
-	unix.CloseOnExec(sock)
+	// Only the program's Files (0..sock-1) survive the exec: whatever the
+	// sentry inherited without close-on-exec must not reach the program.
+	if err := unix.CloseRange(uint(sock), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fail(err)
+	}
 	if cfg.EmptyRoot {
 		if err := pivotToEmptyRoot(); err != nil {
 			fail(err)

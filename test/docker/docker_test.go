@@ -319,3 +319,19 @@ func TestPauseAndStats(t *testing.T) {
 		t.Errorf("clock did not move after unpause: %q", a)
 	}
 }
+
+func TestTerminal(t *testing.T) {
+	out, code := run(t, "-t", image, "sh", "-c", "tty; echo done")
+	if code != 0 || out != "/dev/pts/0\r\ndone\r\n" {
+		t.Errorf("run -t: %q exit %d", out, code)
+	}
+	out, code = docker(t, "run", "-d", "--runtime=runsc", image, "sleep", "30")
+	if code != 0 {
+		t.Fatalf("run -d: %q", out)
+	}
+	id := strings.TrimSpace(out)
+	defer docker(t, "rm", "-f", id)
+	if out, code := docker(t, "exec", "-t", id, "tty"); code != 0 || !strings.HasPrefix(out, "/dev/pts/") {
+		t.Errorf("exec -t: %q exit %d", out, code)
+	}
+}
