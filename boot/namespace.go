@@ -153,6 +153,11 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 		if _, err := v.Mount(ctx, v.Root(), "/tmp", tmpfs.New(tmpfs.Options{}), 0, "tmpfs"); err != nil {
 			return nil, fmt.Errorf("mount /tmp: %w", err)
 		}
+		for _, d := range below("/tmp", mounts) {
+			if err := mkdirAll(v, ctx, "/tmp"+d); err != nil {
+				return nil, fmt.Errorf("mount point %q: %w", "/tmp"+d, err)
+			}
+		}
 	}
 	for i, m := range mounts {
 		if err := n.mountOne(v, ctx, m, binds[i], below(m.Destination, mounts[i+1:])); err != nil {
@@ -265,7 +270,7 @@ func (n *Namespace) mountFS(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTr
 		if dst == "/dev" {
 			return mountDev(v, ctx, dst, &o)
 		}
-		if _, err := v.Mount(ctx, v.Root(), dst, tmpfs.New(o), flags, "tmpfs"); err != nil {
+		if _, err := v.Mount(ctx, v.Root(), dst, tmpfs.New(o), flags, source(m, "tmpfs")); err != nil {
 			return fmt.Errorf("tmpfs mount %q: %w", dst, err)
 		}
 	case m.Type == "proc" || m.Type == "sysfs":
@@ -464,4 +469,13 @@ func hostTmpfs(size uint64) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// source is what /proc/mounts shows as a mount's source: the spec's, or
+// def (Linux shows "shm" for Docker's /dev/shm, for example).
+func source(m specs.Mount, def string) string {
+	if m.Source != "" {
+		return m.Source
+	}
+	return def
 }

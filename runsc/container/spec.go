@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -52,6 +53,9 @@ func position(b []byte, off int64) (int, int) {
 
 // check refuses specs runsc cannot run, naming the field.
 func check(s *specs.Spec, bundle string) error {
+	if !semver.MatchString(s.Version) {
+		return fmt.Errorf("ociVersion: %q is not a version", s.Version)
+	}
 	if s.Root == nil || s.Root.Path == "" {
 		return errors.New("root.path: missing")
 	}
@@ -68,6 +72,13 @@ func check(s *specs.Spec, bundle string) error {
 	}
 	if len(s.Process.Args) == 0 {
 		return errors.New("process.args: empty")
+	}
+	// Refuse at create what the sandbox could only refuse at start.
+	if _, err := processCreds(s.Process); err != nil {
+		return err
+	}
+	if _, err := processRlimits(s.Process); err != nil {
+		return err
 	}
 	if s.Process.Cwd == "" || s.Process.Cwd[0] != '/' {
 		return fmt.Errorf("process.cwd: %q is not an absolute path", s.Process.Cwd)
@@ -87,3 +98,6 @@ func RootfsPath(s *specs.Spec, bundle string) string {
 	}
 	return filepath.Join(bundle, s.Root.Path)
 }
+
+// semver matches the versions runtime-spec uses ("1.0.2", "1.2.0-rc.1").
+var semver = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)

@@ -247,7 +247,7 @@ func TestBadBundles(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "process.args") {
 		t.Errorf("wrong type: %q %d", out, code)
 	}
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "nonexistent"}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "nonexistent"}}`), 0o644)
 	out, code = r.run("create", "--bundle", dir, "bad")
 	if code == 0 || !strings.Contains(out, "nonexistent") {
 		t.Errorf("missing rootfs: %q %d", out, code)
