@@ -118,14 +118,13 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
 	}
-	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask = creds, root, cwd, p.Umask
+	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask, s.sentry.Exe = creds, root, cwd, p.Umask, plan.Exe
 	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits, EmptyRoot: true, Terminal: p.Terminal})
 	plan.File.Close()
 	if err != nil {
 		return nil, err
 	}
 	if t := s.Kernel.Task(proc.Pid()); t != nil {
-		t.Exec(plan.Exe)
 		// The host holds the exact credentials the stub could set.
 		t.CredsChanging()
 	}

@@ -23,6 +23,8 @@ type Sentry struct {
 	Creds     *kernel.HostCreds
 	Root, Cwd fs.Loc
 	Umask     uint32
+	// Exe is the VFS path of the first process's program.
+	Exe string
 }
 
 var _ platform.Handler = (*Sentry)(nil)
@@ -54,7 +56,10 @@ func (s *Sentry) Syscall(c *platform.Call) platform.Response {
 // NewTask implements platform.Handler.
 func (s *Sentry) NewTask(t, parent *platform.Task) {
 	if parent == nil {
-		t.Data = s.Kernel.NewInit(t.TID, s.Creds, s.Root, s.Cwd, s.Umask)
+		kt := s.Kernel.NewInit(t.TID, s.Creds, s.Root, s.Cwd, s.Umask)
+		kt.Exec(s.Exe)
+		kt.SetPendingExe(s.Exe)
+		t.Data = kt
 		return
 	}
 	p, _ := parent.Data.(*kernel.Task)
