@@ -239,7 +239,7 @@ func (c *Client) deliver(msg []byte, fd int) error {
 	switch r := cl.reply.(type) {
 	case *rread:
 		if len(r.Data) > len(cl.rdata) {
-			cl.err = &connError{errors.New("Rread longer than requested")}
+			cl.err = &connError{errors.New("p9: Rread longer than requested")}
 			close(cl.done)
 			return cl.err
 		}
@@ -423,7 +423,7 @@ func (f *Fid) Walk(ctx context.Context, names []string) ([]QID, *Fid, error) {
 	cl.closeFD()
 	if err == nil && len(r.QIDs) != len(names) {
 		if len(r.QIDs) > len(names) {
-			return nil, nil, &connError{errors.New("Rwalk with more QIDs than names")}
+			return nil, nil, &connError{errors.New("p9: Rwalk with more QIDs than names")}
 		}
 		f.c.freeFID(nf)
 		return r.QIDs, nil, unix.ENOENT
@@ -460,7 +460,7 @@ func (f *Fid) WalkGetAttr(ctx context.Context, names []string) ([]QID, *Fid, Att
 	cl.closeFD()
 	if err == nil && len(r.QIDs) != len(names) {
 		if len(r.QIDs) > len(names) {
-			return nil, nil, 0, Attr{}, &connError{errors.New("Rwalkgetattr with more QIDs than names")}
+			return nil, nil, 0, Attr{}, &connError{errors.New("p9: Rwalkgetattr with more QIDs than names")}
 		}
 		f.c.freeFID(nf)
 		return r.QIDs, nil, 0, Attr{}, unix.ENOENT
@@ -559,7 +559,7 @@ func (f *Fid) WriteAt(ctx context.Context, p []byte, off uint64) (int, error) {
 			return total, err
 		}
 		if int(r.Count) > len(src) {
-			return total, &connError{errors.New("Rwrite count larger than sent")}
+			return total, &connError{errors.New("p9: Rwrite count larger than sent")}
 		}
 		total += int(r.Count)
 		if r.Count == 0 {

@@ -142,12 +142,8 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 		return nil, nil, err
 	}
 	next := 0
-	var mounts []specs.Mount
-	for _, m := range spec.Mounts {
-		mounts = append(mounts, m)
-	}
 	ns := &boot.Namespace{
-		Root: rootFS, RootReadOnly: readOnlyRoot, Overlay: o.Overlay, Mounts: mounts,
+		Root: rootFS, RootReadOnly: readOnlyRoot, Overlay: o.Overlay, Mounts: spec.Mounts,
 		IgnoreUnsupported: o.IgnoreUnsupported, Warn: o.Warn,
 		Bind: func(m specs.Mount) (fs.Filesystem, fs.Dentry, error) {
 			for next < len(spec.Mounts) && !isBindMount(spec.Mounts[next]) {

@@ -562,7 +562,7 @@ func TestTmpfsLimits(t *testing.T) {
 	_, err = fd.Write([]byte("x"))
 	wantErr(t, "write when full", err, unix.ENOSPC)
 	// Rewriting allocated pages still works.
-	k, err = fd.Pwrite([]byte("y"), 5)
+	_, err = fd.Pwrite([]byte("y"), 5)
 	wantErr(t, "rewrite", err, 0)
 	fd.Close()
 	s, _ := v.StatFS(ctx, v.Root(), "/")

@@ -85,11 +85,8 @@ type Task struct {
 	carrier atomic.Int64
 
 	// tracer only
-	seen       bool // its first ptrace stop has arrived
-	created    bool // its parent's event (or Start) has arrived
 	syscallRun bool // resume with PTRACE_SYSCALL, not PTRACE_CONT
 	stubExec   bool // the stub's exec of the program passed its seccomp stop
-	exitCode   int
 	ex         *execState
 }
 

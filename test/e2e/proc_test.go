@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -232,8 +231,7 @@ echo "== end"
 func TestProcTTY(t *testing.T) {
 	requireRoot(t)
 	root := busyboxRoot(t)
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	build := exec.Command(gobin, "build", "-o", filepath.Join(root, "bin", "ptyrun"), "./ptyrun")
+	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin", "ptyrun"), "./ptyrun")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build ptyrun: %v\n%s", err, out)

@@ -113,14 +113,6 @@ func fmtStat(typ, mode, uid, gid uint32, size int64, nlink uint32, rdev uint64) 
 	return fmt.Sprintf("%o %o %d:%d size=%d nlink=%d rdev=%d", typ>>12, mode&0o7777, uid, gid, size, nlink, rdev)
 }
 
-// executor runs operations on one implementation.
-type executor interface {
-	run(o op) result
-	// dump lists the tree at dir: one line per file with its attributes,
-	// data or target, user xattrs and (raw) the overlay's opaque mark.
-	dump(raw bool) []string
-}
-
 // hostExec runs operations with syscalls under root.
 // held are the descriptions opHold keeps open, by slot.
 type hostExec struct {
