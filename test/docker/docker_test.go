@@ -219,7 +219,7 @@ func TestMemoryLimit(t *testing.T) {
 }
 
 func TestUser(t *testing.T) {
-	out, code := run(t, "--user", "1000:1000", image, "sh", "-c", "id -u; touch /root/x; touch /home/user/x && echo ok")
+	out, code := run(t, "--user", "1000:1000", image, "sh", "-c", "exec 2>&1; id -u; touch /root/x; touch /home/user/x && echo ok")
 	if code != 0 || !strings.HasPrefix(out, "1000\n") || !strings.Contains(out, "Permission denied") || !strings.HasSuffix(out, "ok\n") {
 		t.Errorf("--user 1000:1000: %q %d", out, code)
 	}
