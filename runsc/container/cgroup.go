@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // cgroupRoot is where the cgroup hierarchies are mounted.
@@ -167,11 +169,19 @@ func writeCgroup(dir, file, val string) error {
 	return nil
 }
 
-// removeCgroup removes the container's cgroup directories once empty.
+// removeCgroup removes the container's cgroup directories. Processes
+// just killed leave them busy for a moment, so it retries for a while.
 func removeCgroup(path string) error {
 	var errs []error
 	for _, d := range cgroupDirs(path) {
-		if err := os.Remove(d.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		var err error
+		for i := 0; i < 200; i++ {
+			if err = os.Remove(d.dir); err == nil || errors.Is(err, os.ErrNotExist) || !errors.Is(err, unix.EBUSY) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

@@ -336,3 +336,7 @@ func (d *dentry) Removexattr(name string) error {
 	}
 	return d.upperTop().Removexattr(name)
 }
+
+// Name implements fs.Namer, so paths (exec, getcwd, /proc) need no
+// listing of the parent.
+func (d *dentry) Name() string { return d.name }
