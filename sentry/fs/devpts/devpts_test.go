@@ -81,10 +81,18 @@ func TestPty(t *testing.T) {
 	if _, err := slave.Write([]byte("hi\n")); err != nil {
 		t.Fatal(err)
 	}
+	// The line discipline may hand the line over in pieces.
+	var got []byte
 	buf := make([]byte, 16)
-	k, err := master.Read(buf)
-	if err != nil || string(buf[:k]) != "hi\r\n" {
-		t.Errorf("master read %q, %v", buf[:k], err)
+	for len(got) < 4 {
+		k, err := master.Read(buf)
+		if err != nil {
+			t.Fatalf("master read: %v", err)
+		}
+		got = append(got, buf[:k]...)
+	}
+	if string(got) != "hi\r\n" {
+		t.Errorf("master read %q", got)
 	}
 	slave.Close()
 	master.Close()
