@@ -1,4 +1,4 @@
-// A SIGALRM every 50 µs while the program makes file syscalls whose effects
+// A SIGALRM every 500 µs while the program makes file syscalls whose effects
 // show whether one was lost (not done) or done twice; prints "ok" when
 // every result was right and alarms arrived.
 #define _GNU_SOURCE
@@ -25,7 +25,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_alarm;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = {{0, 50}, {0, 50}};
+	struct itimerval it = {{0, 500}, {0, 500}};
 	setitimer(ITIMER_REAL, &it, NULL);
 	char buf[32];
 	struct stat st;
