@@ -92,30 +92,7 @@ func (v *VFS) Setxattr(ctx *Context, at Loc, path string, flags int, name string
 	if len(value) > XattrSizeMax {
 		return unix.E2BIG
 	}
-	loc, err := v.xattrLoc(ctx, at, path, flags)
-	if err != nil {
-		return err
-	}
-	if loc.Mount.readOnly() {
-		return unix.EROFS
-	}
-	loc.lock()
-	defer loc.unlock()
-	st, err := loc.Dentry.Stat()
-	if err != nil {
-		return err
-	}
-	if err := xattrPermission(ctx.Creds, &st, name, mayWrite); err != nil {
-		return err
-	}
-	if err := securityXattrWrite(ctx.Creds, name); err != nil {
-		return err
-	}
-	if err := loc.Dentry.Setxattr(name, value, xflags); err != nil {
-		return err
-	}
-	now := Now()
-	return loc.Dentry.SetStat(&SetStat{Mask: SetCtime, Ctime: now})
+	return v.changeXattr(ctx, at, path, flags, name, func(d Dentry) error { return d.Setxattr(name, value, xflags) })
 }
 
 // Listxattr is listxattr(2): the names the caller may see.
@@ -147,6 +124,12 @@ func (v *VFS) Removexattr(ctx *Context, at Loc, path string, flags int, name str
 	if err := checkXattrName(name); err != nil {
 		return err
 	}
+	return v.changeXattr(ctx, at, path, flags, name, func(d Dentry) error { return d.Removexattr(name) })
+}
+
+// changeXattr resolves the file, checks that the caller may write the
+// attribute name, applies change with the tree locked and updates ctime.
+func (v *VFS) changeXattr(ctx *Context, at Loc, path string, flags int, name string, change func(Dentry) error) error {
 	loc, err := v.xattrLoc(ctx, at, path, flags)
 	if err != nil {
 		return err
@@ -166,7 +149,7 @@ func (v *VFS) Removexattr(ctx *Context, at Loc, path string, flags int, name str
 	if err := securityXattrWrite(ctx.Creds, name); err != nil {
 		return err
 	}
-	if err := loc.Dentry.Removexattr(name); err != nil {
+	if err := change(loc.Dentry); err != nil {
 		return err
 	}
 	return loc.Dentry.SetStat(&SetStat{Mask: SetCtime, Ctime: Now()})
