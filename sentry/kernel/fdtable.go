@@ -3,6 +3,8 @@ package kernel
 import (
 	"sort"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // FDTable maps the program's fd numbers to the sandbox's open files. Only
@@ -84,6 +86,10 @@ type Installer func(host int, cloexec bool, target int) (int, error)
 func (t *FDTable) Install(f *File, cloexec bool, target int, install Installer) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.installLocked(f, cloexec, target, install)
+}
+
+func (t *FDTable) installLocked(f *File, cloexec bool, target int, install Installer) (int, error) {
 	fd, err := install(int(f.Host.Fd()), cloexec, target)
 	if err != nil {
 		return -1, err
@@ -94,6 +100,30 @@ func (t *FDTable) Install(f *File, cloexec bool, target int, install Installer) 
 	f.IncRef()
 	t.fds[fd] = fdEntry{file: f, cloexec: cloexec}
 	return fd, nil
+}
+
+// InstallFrom is Install at the lowest number >= lowest that is free both
+// in the table and, per open, in the program (F_DUPFD). With lowest 0 the
+// kernel picks the number, atomically. Otherwise the number is chosen and
+// filled under the lock, so no sandbox open or dup can take it in between;
+// a descriptor another thread creates natively in that window (pipe,
+// socket) can still be replaced, as the platform has no "lowest at or
+// above" install.
+func (t *FDTable) InstallFrom(f *File, cloexec bool, lowest, limit int, open func(int) bool, install Installer) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	target := -1
+	if lowest > 0 {
+		for fd := lowest; fd < limit && target < 0; fd++ {
+			if _, ok := t.fds[fd]; !ok && !open(fd) {
+				target = fd
+			}
+		}
+		if target < 0 {
+			return -1, unix.EMFILE
+		}
+	}
+	return t.installLocked(f, cloexec, target, install)
 }
 
 // Remove forgets fd (before the program's close of it runs natively) and

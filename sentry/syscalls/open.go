@@ -187,11 +187,10 @@ func sysFcntl(x *ctx) Result {
 		if lowest < 0 || uint64(lowest) >= x.nofile() {
 			return fail(unix.EINVAL)
 		}
-		target, err := x.freeFD(lowest)
-		if err != nil {
-			return fail(err)
-		}
-		nfd, err := x.install(f, cmd == unix.F_DUPFD_CLOEXEC, target)
+		f.IncRef()
+		defer f.DecRef()
+		limit := int(min(x.nofile(), 1<<20))
+		nfd, err := x.t.Files().InstallFrom(f, cmd == unix.F_DUPFD_CLOEXEC, lowest, limit, x.hostFD, x.c.InstallFD)
 		return result(int64(nfd), err)
 	case unix.F_SETFD:
 		x.t.Files().SetCloexec(fd, x.arg(2)&unix.FD_CLOEXEC != 0)
@@ -203,15 +202,4 @@ func sysFcntl(x *ctx) Result {
 		return native()
 	}
 	return native()
-}
-
-// freeFD finds the lowest fd number >= min that the program has not open.
-func (x *ctx) freeFD(lowest int) (int, error) {
-	limit := int(min(x.nofile(), 1<<20))
-	for fd := lowest; fd < limit; fd++ {
-		if x.t.Files().Get(fd) == nil && !x.hostFD(fd) {
-			return fd, nil
-		}
-	}
-	return -1, unix.EMFILE
 }

@@ -1,4 +1,4 @@
-// 8 threads open, stat, read and close their own files concurrently and
+// 8 threads open, stat, dup, read and close their own files concurrently and
 // check every result; prints "ok" or the first mismatch. Arguments: seconds
 // to run, and optionally a SIGALRM interval in µs that interrupts the calls
 // of whichever thread the signal lands on.
@@ -66,12 +66,17 @@ static void *worker(void *arg)
 			FAIL("stat %s: %s\n", path, strerror(errno));
 		if (a.st_size != n || b.st_size != n || c.st_size != n || a.st_ino != b.st_ino || b.st_ino != c.st_ino || !S_ISREG(a.st_mode))
 			FAIL("stat %s: sizes %ld %ld %ld want %d, inos %lu %lu %lu\n", path, (long)a.st_size, (long)b.st_size, (long)c.st_size, n, a.st_ino, b.st_ino, c.st_ino);
+		// A duplicate (as Python's os.scandir(fd) makes) is the same file,
+		// and no other thread's fd is replaced by it.
+		int d = fcntl(fd, (i & 2) ? F_DUPFD_CLOEXEC : F_DUPFD, (i & 4) ? 0 : 3);
+		if (d < 0 || fstat(d, &c) || c.st_ino != a.st_ino || close(d))
+			FAIL("dup %s: %d %s\n", path, d, strerror(errno));
 		memset(got, 0, sizeof got);
 		if (pread(fd, got, sizeof got, 0) != n || memcmp(got, want, n))
 			FAIL("read %s: %.*s want %s\n", path, n, got, want);
 		if (close(fd))
 			FAIL("close %s: %s\n", path, strerror(errno));
-		calls[id] += 5;
+		calls[id] += 8;
 	}
 	close(dfd);
 	return NULL;
