@@ -119,7 +119,10 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 		rootFS, err = overlay.New(overlay.Options{Lowers: lowers})
 		rootFlags = fs.MountReadOnly
 	case n.Overlay || n.Root == nil:
-		rootFS, err = overlay.New(overlay.Options{Upper: tmpfs.New(tmpfs.Options{Mode: 0o755}), Lowers: lowers})
+		var upper *ramfs.FS
+		if upper, err = newTmpfs(tmpfs.Options{Mode: 0o755}); err == nil {
+			rootFS, err = overlay.New(overlay.Options{Upper: upper, Lowers: lowers})
+		}
 	default:
 		rootFS = n.Root
 	}
@@ -150,7 +153,11 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 		}
 	}
 	if !have["/tmp"] {
-		if _, err := v.Mount(ctx, v.Root(), "/tmp", tmpfs.New(tmpfs.Options{}), 0, "tmpfs"); err != nil {
+		t, err := newTmpfs(tmpfs.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("mount /tmp: %w", err)
+		}
+		if _, err := v.Mount(ctx, v.Root(), "/tmp", t, 0, "tmpfs"); err != nil {
 			return nil, fmt.Errorf("mount /tmp: %w", err)
 		}
 		for _, d := range below("/tmp", mounts) {
@@ -262,15 +269,14 @@ func (n *Namespace) mountFS(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTr
 		if err != nil {
 			return fmt.Errorf("tmpfs mount %q: %w", dst, err)
 		}
-		if o.SizeBytes > 0 {
-			if o.DataDir, err = hostTmpfs(o.SizeBytes); err != nil {
-				return fmt.Errorf("tmpfs mount %q: %w", dst, err)
-			}
-		}
 		if dst == "/dev" {
 			return mountDev(v, ctx, dst, &o)
 		}
-		if _, err := v.Mount(ctx, v.Root(), dst, tmpfs.New(o), flags, source(m, "tmpfs")); err != nil {
+		t, err := newTmpfs(o)
+		if err != nil {
+			return fmt.Errorf("tmpfs mount %q: %w", dst, err)
+		}
+		if _, err := v.Mount(ctx, v.Root(), dst, t, flags, source(m, "tmpfs")); err != nil {
 			return fmt.Errorf("tmpfs mount %q: %w", dst, err)
 		}
 	case m.Type == "proc" || m.Type == "sysfs":
@@ -354,7 +360,11 @@ func mountDev(v *fs.VFS, ctx *fs.Context, dst string, o *tmpfs.Options) error {
 	if o == nil {
 		o = &tmpfs.Options{Mode: 0o755, SizeBytes: 64 << 10}
 	}
-	m, err := v.Mount(ctx, v.Root(), dst, tmpfs.New(*o), fs.MountNoSuid, "tmpfs")
+	t, err := newTmpfs(*o)
+	if err != nil {
+		return fmt.Errorf("mount %q: %w", dst, err)
+	}
+	m, err := v.Mount(ctx, v.Root(), dst, t, fs.MountNoSuid, "tmpfs")
 	if err != nil {
 		return fmt.Errorf("mount %q: %w", dst, err)
 	}
@@ -450,25 +460,52 @@ func mkdirAll(v *fs.VFS, ctx *fs.Context, p string) error {
 	return nil
 }
 
-// hostTmpfs mounts a host tmpfs of the given size for a sized tmpfs
-// mount's data and returns its directory. The mount is detached at once:
-// only the returned fd keeps it, so nothing of it shows on the host.
-func hostTmpfs(size uint64) (*os.File, error) {
-	dir, err := os.MkdirTemp("", "runsc-tmpfs-")
+// newTmpfs makes a tmpfs whose file data lives in a host tmpfs of the same
+// size and inode limits (see ramfs.Options.DataDir): the program's native
+// writes meet the size limit, and files nobody has open hold no fd of the
+// sentry, whose fd limit would otherwise cap the number of files.
+func newTmpfs(o tmpfs.Options) (*ramfs.FS, error) {
+	var opts []string
+	switch {
+	case o.UnlimitedSize:
+		opts = append(opts, "size=0")
+	case o.SizeBytes > 0:
+		opts = append(opts, fmt.Sprintf("size=%d", o.SizeBytes))
+	}
+	if o.UnlimitedInodes {
+		opts = append(opts, "nr_inodes=0")
+	}
+	dir, err := hostTmpfs(opts)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(dir)
-	data := fmt.Sprintf("size=%d,mode=0700", size)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
-		return nil, fmt.Errorf("host tmpfs for a size limit: %w", err)
-	}
-	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
-	unix.Unmount(dir, unix.MNT_DETACH)
+	o.DataDir = dir
+	return tmpfs.New(o), nil
+}
+
+// hostTmpfs mounts a host tmpfs with the given options and returns its root
+// directory. The mount is made detached (fsopen and fsmount), so it never
+// shows in any mount table and goes with the last fd.
+func hostTmpfs(opts []string) (*os.File, error) {
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("host tmpfs for file data: fsopen: %w", err)
 	}
-	return f, nil
+	defer unix.Close(fsfd)
+	for _, opt := range append(opts, "mode=0700") {
+		key, val, _ := strings.Cut(opt, "=")
+		if err := unix.FsconfigSetString(fsfd, key, val); err != nil {
+			return nil, fmt.Errorf("host tmpfs for file data: option %q: %w", opt, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("host tmpfs for file data: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return nil, fmt.Errorf("host tmpfs for file data: fsmount: %w", err)
+	}
+	return os.NewFile(uintptr(mfd), "tmpfs:data"), nil
 }
 
 // source is what /proc/mounts shows as a mount's source: the spec's, or

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"fmt"
@@ -531,6 +532,52 @@ ls /root | sort
 `, "2|x,y\nok\nwal\n20000|200010000\n777\nok\nw.db\n", 0)
 }
 
+// TestDebianTextBusy checks the host's rule on the sandbox's files: no
+// writing a running program, no running a program open for writing, but
+// running one merely open for reading. (A dynamic program runs through
+// ld.so, which the sentry execs instead, so only static ones are covered.)
+func TestDebianTextBusy(t *testing.T) {
+	bin := compile(t, "sleep.c")
+	script := `cat > /tmp/st && chmod 755 /tmp/st
+exec 3</tmp/st; /tmp/st && echo ran
+/tmp/st 2 & sleep 0.5; (echo x >> /tmp/st) 2>&1 | sed 's/.*: //'; kill $!; wait
+exec 4>>/tmp/st; /tmp/st; echo $?`
+	out, errOut, ws := debRun{stdin: bin}.run(t, "/bin/bash", "-c", script)
+	if want := "ran\nText file busy\n126\n"; out != want || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
+
+// TestDebianManyFiles extracts more small files than the sentry may hold
+// fds (20,000 on the CI VM), into the root's overlay upper and into /tmp,
+// and reads them all back.
+func TestDebianManyFiles(t *testing.T) {
+	const dirs, perDir = 42, 500
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for d := range dirs {
+		must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: fmt.Sprintf("d%d/", d), Mode: 0o755}))
+		for f := range perDir {
+			body := fmt.Sprintf("%d/%d\n", d, f)
+			must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("d%d/f%d", d, f), Mode: 0o644, Size: int64(len(body))}))
+			_, err := tw.Write([]byte(body))
+			must(t, err)
+		}
+	}
+	must(t, tw.Close())
+	script := `set -e
+mkdir /srv/many && tar -x -C /srv/many
+cp -a /srv/many /tmp/many
+for d in /srv/many /tmp/many; do
+  echo $(find $d -type f | wc -l) $(find $d -type f -print0 | xargs -0 cat | sort -u | wc -l) $(cat $d/d41/f499)
+done
+rm -r /srv/many /tmp/many && [ ! -e /srv/many ] && [ ! -e /tmp/many ] && echo gone`
+	out, errOut, ws := debRun{stdin: buf.Bytes()}.run(t, "/bin/bash", "-c", script)
+	if want := "21000 21000 41/499\n21000 21000 41/499\ngone\n"; out != want || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
+
 // TestDebianThreadsFileCalls runs 8 threads that open, stat, read and close
 // their own files concurrently for 2 seconds and check every result, then
 // again with a SIGALRM every 100 µs landing on any of them.
@@ -745,5 +792,12 @@ print(open('passwd').read().split(':')[0])
 	want := "main sees /etc 0o77\nafter child chdir /etc\nspawn cwd /var parent /etc\nroot\n"
 	if out != want || ws != 0 {
 		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

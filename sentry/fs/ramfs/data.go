@@ -13,16 +13,21 @@ import (
 // a tmpfs can be.
 const mfdExec = 0x10
 
-// newData makes the host file that holds a regular file's data: an
-// unnamed file in DataDir if the file system has one (so the host enforces
-// its size on the program's native writes too), else a memfd.
-func (f *FS) newData() (*os.File, error) {
+// newData makes the host file that holds a regular file's data: a file in
+// DataDir named after the inode if the file system has one, else a memfd.
+//
+// The sentry holds a DataDir file read-only and opens it for writing only
+// while a description writes (writable): the host refuses to exec a file
+// open for writing (ETXTBSY), and a program must be able to run a file
+// that is merely open. A memfd is exempt from that rule, so it is held
+// read-write.
+func (f *FS) newData(name string) (*os.File, error) {
 	if f.opts.DataDir != nil {
-		fd, err := unix.Openat(int(f.opts.DataDir.Fd()), ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o700)
+		fd, err := unix.Openat(int(f.opts.DataDir.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_CLOEXEC, 0o700)
 		if err != nil {
 			return nil, err
 		}
-		return os.NewFile(uintptr(fd), "tmpfile:ramfs"), nil
+		return os.NewFile(uintptr(fd), "data:ramfs"), nil
 	}
 	fd, err := unix.MemfdCreate("ramfs", unix.MFD_CLOEXEC|mfdExec)
 	if err == unix.EINVAL {
@@ -37,24 +42,98 @@ func (f *FS) newData() (*os.File, error) {
 // procFD names a host fd by path, for calls that take one.
 func procFD(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 
-// dataFile returns the inode's memfd, creating it on first use with the
-// inode's times so they carry over.
-func (i *inode) dataFile(fsys *FS) (*os.File, error) {
+// dataName is the name of the inode's data in DataDir.
+func (i *inode) dataName() string { return strconv.FormatUint(i.ino, 16) }
+
+// dataFile returns the inode's host data file: the open one, the parked
+// one reopened from DataDir, or a new one (with the inode's times, so they
+// carry over). With open the caller becomes an opener under the same lock,
+// so a concurrent last close cannot park the file it is handed.
+func (i *inode) dataFile(fsys *FS, open bool) (*os.File, error) {
 	i.dataMu.Lock()
 	defer i.dataMu.Unlock()
-	if i.data != nil {
-		return i.data, nil
+	if i.data == nil {
+		if err := i.loadData(fsys); err != nil {
+			return nil, err
+		}
 	}
-	f, err := fsys.newData()
+	if open {
+		i.opens.Add(1)
+	}
+	return i.data, nil
+}
+
+// loadData sets i.data; dataMu is held.
+func (i *inode) loadData(fsys *FS) error {
+	if i.parked {
+		fd, err := unix.Openat(int(fsys.opts.DataDir.Fd()), i.dataName(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		i.data, i.parked = os.NewFile(uintptr(fd), "data:ramfs"), false
+		return nil
+	}
+	f, err := fsys.newData(i.dataName())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, procFD(f), []unix.Timespec{i.times.get(atime), i.times.get(mtime)}, 0); err != nil {
 		f.Close()
-		return nil, err
+		if fsys.opts.DataDir != nil {
+			unix.Unlinkat(int(fsys.opts.DataDir.Fd()), i.dataName(), 0)
+		}
+		return err
 	}
 	i.data = f
-	return f, nil
+	return nil
+}
+
+// writable returns a read-write file of i's data (data, the inode's data
+// file, itself for a memfd), which the caller closes with doneWriting. Like
+// Linux, it fails with ETXTBSY while a program runs the file.
+func (i *inode) writable(fsys *FS, data *os.File) (*os.File, error) {
+	if fsys.opts.DataDir == nil {
+		return data, nil
+	}
+	fd, err := unix.Openat(int(fsys.opts.DataDir.Fd()), i.dataName(), unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "data:ramfs"), nil
+}
+
+func (i *inode) doneWriting(w, data *os.File) {
+	if w != data {
+		w.Close()
+	}
+}
+
+// park closes the data file of a live file nobody has open when DataDir
+// keeps it by name, so that a file system holds no host fd per file (the
+// sentry's RLIMIT_NOFILE would otherwise cap how many files it can hold).
+// A program's mapping of the file outlives this: it maps the same host
+// inode, which the next open finds again.
+func (i *inode) park(fsys *FS) {
+	if fsys.opts.DataDir == nil {
+		return
+	}
+	i.dataMu.Lock()
+	defer i.dataMu.Unlock()
+	if i.opens.Load() > 0 || i.data == nil || i.freed {
+		return
+	}
+	i.data.Close()
+	i.data, i.parked = nil, true
+}
+
+// closed is called when the opens of i drop to zero: a file without names
+// goes, a live one is parked.
+func (i *inode) closed(fsys *FS) {
+	if i.dead.Load() {
+		i.releaseIfUnused(fsys)
+	} else {
+		i.park(fsys)
+	}
 }
 
 // releaseIfUnused frees a file that has no names and no opens: its data,
@@ -69,9 +148,15 @@ func (i *inode) releaseIfUnused(f *FS) {
 		return
 	}
 	i.freed = true
-	if i.data != nil {
-		i.data.Close()
-		i.data = nil
+	if i.data != nil || i.parked {
+		if i.data != nil {
+			i.data.Close()
+			i.data = nil
+		}
+		if f.opts.DataDir != nil {
+			unix.Unlinkat(int(f.opts.DataDir.Fd()), i.dataName(), 0)
+		}
+		i.parked = false
 		f.pages.Add(-int64(i.dataPages.Swap(0)))
 	}
 	if i.mode&unix.S_IFMT == unix.S_IFLNK && len(i.target) > shortSymlink {
@@ -160,17 +245,33 @@ func (d *dentry) setSize(size int64) error {
 	if i.mode&unix.S_IFMT != unix.S_IFREG {
 		return unix.EINVAL
 	}
-	if size == 0 && i.data == nil {
+	i.dataMu.Lock()
+	empty := i.data == nil && !i.parked
+	i.dataMu.Unlock()
+	if size == 0 && empty {
 		return nil
 	}
-	data, err := i.dataFile(d.fs)
+	data, err := i.dataFile(d.fs, true)
 	if err != nil {
 		return err
 	}
-	if err := data.Truncate(size); err != nil {
+	defer i.release(d.fs)
+	w, err := i.writable(d.fs, data)
+	if err != nil {
+		return err
+	}
+	defer i.doneWriting(w, data)
+	if err := w.Truncate(size); err != nil {
 		return errnoOf(err)
 	}
 	return i.account(d.fs, data)
+}
+
+// release ends one open of i.
+func (i *inode) release(fsys *FS) {
+	if i.opens.Add(-1) == 0 {
+		i.closed(fsys)
+	}
 }
 
 // Open implements fs.Dentry.
@@ -178,12 +279,18 @@ func (d *dentry) Open(flags int) (fs.File, error) {
 	if d.inode.mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, nil
 	}
-	data, err := d.inode.dataFile(d.fs)
+	data, err := d.inode.dataFile(d.fs, true)
 	if err != nil {
 		return nil, err
 	}
-	d.inode.opens.Add(1)
-	return &regularFile{fs: d.fs, inode: d.inode, data: data}, nil
+	r := &regularFile{fs: d.fs, inode: d.inode, data: data, w: data}
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		if r.w, err = d.inode.writable(d.fs, data); err != nil {
+			d.inode.release(d.fs)
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // regularFile is an open regular file of a ramfs.
@@ -191,10 +298,12 @@ type regularFile struct {
 	fs    *FS
 	inode *inode
 	data  *os.File
+	w     *os.File // data opened for writing, if the open may write
 }
 
 // HostFD implements fs.File.
-func (r *regularFile) HostFD() int { return int(r.data.Fd()) }
+// It is open for writing if the description may write.
+func (r *regularFile) HostFD() int { return int(r.w.Fd()) }
 
 // ReadAt implements fs.File.
 func (r *regularFile) ReadAt(p []byte, off int64) (int, error) {
@@ -213,7 +322,7 @@ func (r *regularFile) ReadAt(p []byte, off int64) (int, error) {
 func (r *regularFile) WriteAt(p []byte, off int64) (int, error) {
 	f := r.fs
 	if f.opts.MaxPages == 0 {
-		n, err := pwrite(r.data, p, off)
+		n, err := pwrite(r.w, p, off)
 		if aerr := r.inode.account(f, r.data); err == nil {
 			err = aerr
 		}
@@ -242,7 +351,7 @@ func (r *regularFile) WriteAt(p []byte, off int64) (int, error) {
 				return written, nil
 			}
 		}
-		n, err := pwrite(r.data, p[written:written+int(chunk)], pos)
+		n, err := pwrite(r.w, p[written:written+int(chunk)], pos)
 		written += n
 		if aerr := r.inode.account(f, r.data); err == nil {
 			err = aerr
@@ -294,11 +403,11 @@ func (d *dentry) Release() {
 	if f.held[d]--; f.held[d] == 0 {
 		delete(f.held, d)
 	}
-	if d.inode.opens.Add(-1) == 0 && d.inode.dead.Load() {
-		if d.inode.dir != nil && f.pinned(d) {
+	if d.inode.opens.Add(-1) == 0 {
+		if d.inode.dir != nil && d.inode.dead.Load() && f.pinned(d) {
 			f.pinnedDirs[d] = struct{}{}
 		} else {
-			d.inode.releaseIfUnused(f)
+			d.inode.closed(f)
 		}
 	}
 	for z := range f.pinnedDirs {
@@ -328,9 +437,8 @@ func (r *regularFile) Sync() error { return nil }
 func (r *regularFile) Close() error {
 	// Without the tree lock: dead and opens are atomics, so of this and a
 	// concurrent last unlink at least one sees the other's change.
-	if r.inode.opens.Add(-1) == 0 && r.inode.dead.Load() {
-		r.inode.releaseIfUnused(r.fs)
-	}
+	r.inode.doneWriting(r.w, r.data)
+	r.inode.release(r.fs)
 	return nil
 }
 

@@ -48,9 +48,15 @@ func (d *dentry) Stat() (fs.Stat, error) {
 	case unix.S_IFREG:
 		i.dataMu.Lock()
 		defer i.dataMu.Unlock()
-		if i.data != nil {
+		if i.data != nil || i.parked {
 			var hs unix.Stat_t
-			if err := unix.Fstat(int(i.data.Fd()), &hs); err != nil {
+			var err error
+			if i.data != nil {
+				err = unix.Fstat(int(i.data.Fd()), &hs)
+			} else {
+				err = unix.Fstatat(int(d.fs.opts.DataDir.Fd()), i.dataName(), &hs, 0)
+			}
+			if err != nil {
 				return fs.Stat{}, err
 			}
 			st.Size, st.Blocks = hs.Size, hs.Blocks
@@ -91,7 +97,7 @@ func (d *dentry) SetStat(s *fs.SetStat) error {
 		if s.Mask&fs.SetMtime != 0 {
 			i.times.set(mtime, s.Mtime)
 		}
-		if err := i.syncTimes(s); err != nil {
+		if err := i.syncTimes(d.fs, s); err != nil {
 			return err
 		}
 	}
@@ -101,14 +107,11 @@ func (d *dentry) SetStat(s *fs.SetStat) error {
 	return nil
 }
 
-// syncTimes copies explicitly set times to the memfd, which is where a
+// syncTimes copies explicitly set times to the data file, which is where a
 // regular file's atime and mtime live once it has data.
-func (i *inode) syncTimes(s *fs.SetStat) error {
+func (i *inode) syncTimes(fsys *FS, s *fs.SetStat) error {
 	i.dataMu.Lock()
 	defer i.dataMu.Unlock()
-	if i.data == nil {
-		return nil
-	}
 	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
 	if s.Mask&fs.SetAtime != 0 {
 		ts[0] = s.Atime
@@ -116,7 +119,13 @@ func (i *inode) syncTimes(s *fs.SetStat) error {
 	if s.Mask&fs.SetMtime != 0 {
 		ts[1] = s.Mtime
 	}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, procFD(i.data), ts, 0)
+	switch {
+	case i.data != nil:
+		return unix.UtimesNanoAt(unix.AT_FDCWD, procFD(i.data), ts, 0)
+	case i.parked:
+		return unix.UtimesNanoAt(int(fsys.opts.DataDir.Fd()), i.dataName(), ts, 0)
+	}
+	return nil
 }
 
 // dirOf returns the directory data of d, or ENOTDIR.

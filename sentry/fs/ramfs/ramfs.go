@@ -36,11 +36,12 @@ type Options struct {
 	UID, GID  uint32 // owner of the root directory
 	MaxPages  uint64 // 0: unlimited
 	MaxInodes uint64 // 0: unlimited
-	// DataDir, if set, is a host directory (a host tmpfs mounted with the
-	// size limit) where file data lives instead of in memfds: the program
-	// writes to its fds natively, so only the host can refuse a write
-	// past the limit. MaxPages is then left to the host, and statfs
-	// reports its numbers.
+	// DataDir, if set, is a host directory (a host tmpfs of the file
+	// system's size) where file data lives instead of in memfds, one file
+	// per inode named by its number. The program writes to its fds
+	// natively, so only the host can refuse a write past the limit:
+	// MaxPages is then left to the host, and statfs reports its numbers.
+	// And a file nobody has open holds no fd (see park).
 	DataDir *os.File
 }
 
@@ -198,7 +199,8 @@ type inode struct {
 	target    string
 	xattrs    map[string][]byte
 	dir       *dirData
-	data      *os.File     // memfd
+	data      *os.File     // memfd or DataDir file; nil if none or parked
+	parked    bool         // the data is in DataDir, with no fd open
 	dataPages atomic.Int32 // pages of data, as last accounted
 	opens     atomic.Int32
 	dead      atomic.Bool // no names left (nlink 0): freed at the last close

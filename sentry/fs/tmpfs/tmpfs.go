@@ -20,8 +20,8 @@ type Options struct {
 	SizeBytes uint64 // rounded up to pages; half of RAM by default
 	NrInodes  uint64 // half of RAM's pages by default
 	// DataDir, if set, is a host tmpfs mounted with this size where file
-	// data lives, so that the program's native writes are limited too
-	// (see ramfs.Options.DataDir).
+	// data lives, so that the program's native writes are limited too and
+	// closed files hold no fd (see ramfs.Options.DataDir).
 	DataDir *os.File
 	// Unlimited lifts the size and inode limits (size=0, nr_inodes=0).
 	UnlimitedSize, UnlimitedInodes bool
@@ -123,9 +123,9 @@ func New(o Options) *ramfs.FS {
 			size = ram / 2
 		}
 		ro.MaxPages = (size + ramfs.PageSize - 1) / ramfs.PageSize
-		if o.DataDir != nil {
-			ro.DataDir, ro.MaxPages = o.DataDir, 0
-		}
+	}
+	if o.DataDir != nil {
+		ro.DataDir, ro.MaxPages = o.DataDir, 0
 	}
 	if !o.UnlimitedInodes {
 		ro.MaxInodes = o.NrInodes
