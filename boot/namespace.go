@@ -2,7 +2,6 @@ package boot
 
 import (
 	"fmt"
-	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -475,37 +474,12 @@ func newTmpfs(o tmpfs.Options) (*ramfs.FS, error) {
 	if o.UnlimitedInodes {
 		opts = append(opts, "nr_inodes=0")
 	}
-	dir, err := hostTmpfs(opts)
+	dir, err := tmpfs.HostDir(opts)
 	if err != nil {
 		return nil, err
 	}
 	o.DataDir = dir
 	return tmpfs.New(o), nil
-}
-
-// hostTmpfs mounts a host tmpfs with the given options and returns its root
-// directory. The mount is made detached (fsopen and fsmount), so it never
-// shows in any mount table and goes with the last fd.
-func hostTmpfs(opts []string) (*os.File, error) {
-	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("host tmpfs for file data: fsopen: %w", err)
-	}
-	defer unix.Close(fsfd)
-	for _, opt := range append(opts, "mode=0700") {
-		key, val, _ := strings.Cut(opt, "=")
-		if err := unix.FsconfigSetString(fsfd, key, val); err != nil {
-			return nil, fmt.Errorf("host tmpfs for file data: option %q: %w", opt, err)
-		}
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return nil, fmt.Errorf("host tmpfs for file data: %w", err)
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
-	if err != nil {
-		return nil, fmt.Errorf("host tmpfs for file data: fsmount: %w", err)
-	}
-	return os.NewFile(uintptr(mfd), "tmpfs:data"), nil
 }
 
 // source is what /proc/mounts shows as a mount's source: the spec's, or

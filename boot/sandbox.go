@@ -171,6 +171,9 @@ func (s *Sandbox) Close() {
 	if s.devices != nil {
 		s.devices.Close()
 	}
+	if s.Kernel != nil {
+		s.Kernel.Close()
+	}
 	if s.placeholder != "" {
 		os.Remove(s.placeholder)
 	}

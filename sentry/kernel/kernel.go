@@ -31,6 +31,8 @@ type Kernel struct {
 	placeholder string
 	devices     *Devices
 
+	sockets unixSockets
+
 	mu    sync.Mutex
 	tasks map[int]*Task // by host tid
 }

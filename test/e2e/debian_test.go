@@ -727,6 +727,10 @@ print(res.count(True), len(os.listdir('/tmp')))
 // compares the results.
 func TestDebianFDTable(t *testing.T) { compareWithHost(t, "fdtable.c") }
 
+// TestDebianUnixSockets compares unix sockets named by paths of the VFS
+// (stream and datagram; bind, connect, sendto, sendmsg, get*name, errors).
+func TestDebianUnixSockets(t *testing.T) { compareWithHost(t, "unixsock.c") }
+
 // TestDebianErrnos compares the errnos of about 90 failing file calls (bad
 // paths, flags, pointers and fds) in the sandbox's /tmp with the host's on
 // a tmpfs.

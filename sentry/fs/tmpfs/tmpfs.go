@@ -135,3 +135,28 @@ func New(o Options) *ramfs.FS {
 	}
 	return ramfs.New(ro)
 }
+
+// HostDir mounts a host tmpfs with the given mount options and returns its
+// root directory. The mount is made detached (fsopen and fsmount), so it
+// never shows in any mount table and goes with the last fd.
+func HostDir(opts []string) (*os.File, error) {
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("host tmpfs: fsopen: %w", err)
+	}
+	defer unix.Close(fsfd)
+	for _, opt := range append(opts, "mode=0700") {
+		key, val, _ := strings.Cut(opt, "=")
+		if err := unix.FsconfigSetString(fsfd, key, val); err != nil {
+			return nil, fmt.Errorf("host tmpfs: option %q: %w", opt, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("host tmpfs: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return nil, fmt.Errorf("host tmpfs: fsmount: %w", err)
+	}
+	return os.NewFile(uintptr(mfd), "tmpfs:host"), nil
+}
