@@ -61,18 +61,58 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 			return nil, fmt.Errorf("regular file without host data: %w", unix.EIO)
 		}
 		host, err = openHost("/proc/self/fd/"+strconv.Itoa(d.HostFD()), hostFlags(flags))
+	case st.Type() == unix.S_IFIFO:
+		// Blocks until the other end is open (see OpensBlocking).
+		host, err = openFIFO(d, hostFlags(flags))
 	case st.Type() == unix.S_IFCHR:
 		host, err = k.devices.open(st.Rdev, hostFlags(flags))
 	case st.Type() == unix.S_IFSOCK:
 		err = unix.ENXIO
 	default:
-		// FIFOs and block devices have no host side yet.
+		// Block devices have no host side.
 		err = unix.ENXIO
 	}
 	if err != nil {
 		return nil, err
 	}
 	return &File{Desc: d, Host: host}, nil
+}
+
+// fifoOpener is a dentry whose FIFO opens as a host FIFO (tmpfs, overlay).
+type fifoOpener interface {
+	OpenFIFO(flags int) (*os.File, error)
+}
+
+func openFIFO(d *fs.FileDescription, flags int) (*os.File, error) {
+	o, ok := d.Loc().Dentry.(fifoOpener)
+	if !ok {
+		return nil, unix.ENXIO
+	}
+	return o.OpenFIFO(flags)
+}
+
+// OpensBlocking reports whether NewFile(d) may wait for another process:
+// an open of one end of a FIFO without O_NONBLOCK waits for the other.
+func OpensBlocking(d *fs.FileDescription) bool {
+	flags := d.Flags()
+	if flags&unix.O_NONBLOCK != 0 || flags&unix.O_ACCMODE == unix.O_RDWR || flags&unix.O_PATH != 0 {
+		return false
+	}
+	st, err := d.Stat()
+	return err == nil && st.Type() == unix.S_IFIFO
+}
+
+// Unblock ends a NewFile(d) that waits for the other end of a FIFO, by
+// opening that end for a moment; the waiting NewFile then returns a file
+// the caller discards.
+func Unblock(d *fs.FileDescription) {
+	peer := unix.O_WRONLY
+	if d.Flags()&unix.O_ACCMODE == unix.O_WRONLY {
+		peer = unix.O_RDONLY
+	}
+	if f, err := openFIFO(d, peer|unix.O_NONBLOCK); err == nil {
+		f.Close()
+	}
 }
 
 // hostFlags are the open flags the host fd carries so that native calls on

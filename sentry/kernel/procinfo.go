@@ -1,7 +1,10 @@
 package kernel
 
 import (
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -117,3 +120,30 @@ func (t *Task) FDFiles() []FDFile {
 
 // PPid returns the thread group id of the parent the task was forked from.
 func (t *Task) PPid() int { return t.ppid }
+
+// SignalPending reports whether a signal the thread does not block waits
+// for it (its own or its process's), from the host's /proc.
+func (t *Task) SignalPending() bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(t.Tid()) + "/status")
+	if err != nil {
+		return false
+	}
+	var pending, blocked uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64)
+		if err != nil {
+			continue
+		}
+		switch key {
+		case "SigPnd", "ShdPnd":
+			pending |= v
+		case "SigBlk":
+			blocked = v
+		}
+	}
+	return pending&^blocked != 0
+}

@@ -195,18 +195,35 @@ func (l *listener) dispatch(n *seccompNotif) {
 		// The platform's own stub before the program's exec.
 		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 	default:
-		c := Call{Task: t, Nr: int(n.Nr), Args: n.Args, IP: n.IP, id: n.ID, b: l}
-		resp := l.plat.h.Syscall(&c)
-		switch {
-		case resp.Continue:
-			r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
-		case resp.Errno != 0:
-			r.Error = -int32(resp.Errno)
-		default:
-			r.Val = resp.Val
+		t.interrupted.Store(false)
+		c := &Call{Task: t, Nr: int(n.Nr), Args: n.Args, IP: n.IP, id: n.ID, b: l}
+		resp := l.plat.h.Syscall(c)
+		if resp.Later != nil {
+			go func() {
+				r := seccompResp{ID: n.ID}
+				answer(t, &r, resp.Later())
+				l.send(&r)
+			}()
+			return
 		}
+		answer(t, &r, resp)
 	}
 	l.send(&r)
+}
+
+// answer fills r from the handler's response to t.
+func answer(t *Task, r *seccompResp, resp Response) {
+	if resp.Errno == errERESTARTSYS {
+		t.interrupted.Store(true)
+	}
+	switch {
+	case resp.Continue:
+		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+	case resp.Errno != 0:
+		r.Error = -int32(resp.Errno)
+	default:
+		r.Val = resp.Val
+	}
 }
 
 // execCarrier installs the exec file the tracer prepared (exec.go) and

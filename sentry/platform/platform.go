@@ -55,6 +55,15 @@ type Response struct {
 	// arguments are all in registers (close, dup of an int, fcntl without a
 	// pointer, lseek, ...) or whose memory the handler did not judge.
 	Continue bool
+	// An Errno of ERESTARTSYS (512), with a signal pending for the task,
+	// makes the kernel restart the call after the handler if it has
+	// SA_RESTART and fail it with EINTR otherwise.
+	//
+	// Later, if set, answers instead, from a goroutine of its own: for a
+	// call that waits for another process (the open of a FIFO end), so
+	// that the receiver goes on serving the others. The Call stays usable
+	// until Later returns; Later should give up once Call.Valid is false.
+	Later func() Response
 }
 
 // Return answers with the value v.
@@ -83,6 +92,10 @@ type Task struct {
 	stub atomic.Bool
 	// carrier is 1 + the sentry fd the exec carrier installs, or 0 (exec.go).
 	carrier atomic.Int64
+	// interrupted: the handler answered the last trapped call with
+	// ERESTARTSYS itself (a signal ended its wait), which signalStop must
+	// leave as it is.
+	interrupted atomic.Bool
 
 	// tracer only
 	syscallRun bool // resume with PTRACE_SYSCALL, not PTRACE_CONT

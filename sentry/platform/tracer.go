@@ -275,10 +275,11 @@ func (p *Platform) stopped(tid int, ws unix.WaitStatus) {
 // signalStop re-injects the signal. A trapped call the sentry had not
 // received yet was interrupted with ERESTARTSYS; for calls Linux never
 // fails with EINTR it becomes ERESTARTNOINTR, so it restarts after the
-// handler even without SA_RESTART.
+// handler even without SA_RESTART. An ERESTARTSYS the handler answered
+// (Response) stays.
 func (p *Platform) signalStop(t *Task, sig unix.Signal) {
 	var regs unix.PtraceRegs
-	if unix.PtraceGetRegs(t.TID, &regs) == nil {
+	if !t.interrupted.Swap(false) && unix.PtraceGetRegs(t.TID, &regs) == nil {
 		nr := int64(regs.Orig_rax)
 		if nr >= 0 && nr < int64(len(p.restart)) && p.restart[nr] && int64(regs.Rax) == -int64(errERESTARTSYS) {
 			regs.Rax = ^uint64(errERESTARTNOINTR - 1)

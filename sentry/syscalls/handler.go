@@ -17,6 +17,8 @@ type Caller interface {
 	// InstallFD puts a duplicate of the sentry's host fd into the caller's
 	// fd table, at the lowest free number if target < 0.
 	InstallFD(host int, cloexec bool, target int) (int, error)
+	// Valid reports whether the caller still waits for the answer.
+	Valid() bool
 }
 
 // Result answers a trapped syscall: a value, an errno, or "run it on the
@@ -25,6 +27,8 @@ type Result struct {
 	Val      int64
 	Errno    unix.Errno
 	Continue bool
+	// Later answers from a goroutine of its own (platform.Response.Later).
+	Later func() Result
 }
 
 func ok(v int64) Result     { return Result{Val: v} }

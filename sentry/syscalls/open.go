@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -80,6 +81,9 @@ func (x *ctx) open(dirfd, pathArg, flags int, mode uint32, resolve uint64) Resul
 	if err != nil {
 		return fail(err)
 	}
+	if kernel.OpensBlocking(d) {
+		return Result{Later: func() Result { return x.openBlocking(d, flags) }}
+	}
 	f, err := x.t.Kernel().NewFile(d)
 	if err != nil {
 		d.Close()
@@ -87,6 +91,53 @@ func (x *ctx) open(dirfd, pathArg, flags int, mode uint32, resolve uint64) Resul
 	}
 	fd, err := x.install(f, flags&unix.O_CLOEXEC != 0, -1)
 	return result(int64(fd), err)
+}
+
+// errRestartSys is Linux's ERESTARTSYS (platform.Response): an open of a
+// FIFO that a signal interrupts is restarted or fails with EINTR by it.
+const errRestartSys = unix.Errno(512)
+
+// openBlocking finishes an open that waits for another process (a FIFO
+// end), off the receiver. The program's thread waits killably in the
+// trapped call, and, traced, not even a fatal signal other than SIGKILL
+// ends that wait: so the sentry watches for a signal pending for it, and
+// for it going away, and then ends the wait by opening the other end for
+// a moment. (A signal of the whole process that another thread takes
+// meanwhile leaves errno 512; Linux would have gone on waiting.)
+func (x *ctx) openBlocking(d *fs.FileDescription, flags int) Result {
+	type opened struct {
+		f   *kernel.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := x.t.Kernel().NewFile(d)
+		done <- opened{f, err}
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	interrupted := false
+	for {
+		select {
+		case o := <-done:
+			if o.err != nil {
+				d.Close()
+				return fail(o.err)
+			}
+			if interrupted {
+				o.f.IncRef()
+				o.f.DecRef()
+				return fail(errRestartSys)
+			}
+			fd, err := x.install(o.f, flags&unix.O_CLOEXEC != 0, -1)
+			return result(int64(fd), err)
+		case <-tick.C:
+			if !interrupted && (!x.c.Valid() || x.t.SignalPending()) {
+				interrupted = true
+				kernel.Unblock(d)
+			}
+		}
+	}
 }
 
 // install puts f into the program's fd table; a file nobody else holds is

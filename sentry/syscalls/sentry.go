@@ -49,7 +49,14 @@ func (s *Sentry) Syscall(c *platform.Call) platform.Response {
 	}
 	// /proc/self names the caller.
 	defer t.Serve()()
-	r := Handle(t, c.Nr, call{c})
+	return response(Handle(t, c.Nr, call{c}))
+}
+
+func response(r Result) platform.Response {
+	if r.Later != nil {
+		later := r.Later
+		return platform.Response{Later: func() platform.Response { return response(later()) }}
+	}
 	return platform.Response{Val: r.Val, Errno: r.Errno, Continue: r.Continue}
 }
 

@@ -731,6 +731,10 @@ func TestDebianFDTable(t *testing.T) { compareWithHost(t, "fdtable.c") }
 // (stream and datagram; bind, connect, sendto, sendmsg, get*name, errors).
 func TestDebianUnixSockets(t *testing.T) { compareWithHost(t, "unixsock.c") }
 
+// TestDebianFIFOs compares FIFOs of the VFS: opens of either end with and
+// without O_NONBLOCK, data, and opens interrupted by signals.
+func TestDebianFIFOs(t *testing.T) { compareWithHost(t, "fifo.c") }
+
 // TestDebianErrnos compares the errnos of about 90 failing file calls (bad
 // paths, flags, pointers and fds) in the sandbox's /tmp with the host's on
 // a tmpfs.

@@ -1,12 +1,47 @@
 package overlay
 
 import (
+	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/runsc/sentry/fs"
 )
+
+// fifoOpener is a layer's dentry whose FIFOs can be opened (ramfs).
+type fifoOpener interface {
+	OpenFIFO(flags int) (*os.File, error)
+}
+
+// OpenFIFO opens the FIFO d in the layer that holds it, copying a FIFO of
+// a layer that cannot open FIFOs (the gofer) up first. It blocks until the
+// other end is open, without holding the overlay's lock.
+func (d *dentry) OpenFIFO(flags int) (*os.File, error) {
+	f := d.fs
+	f.mu.RLock()
+	top, err := d.top()
+	f.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := top.d.(fifoOpener); !ok && f.upper != nil {
+		f.mu.Lock()
+		err = d.copyUp(true)
+		if err == nil {
+			top, err = d.top()
+		}
+		f.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	o, ok := top.d.(fifoOpener)
+	if !ok {
+		return nil, unix.ENXIO
+	}
+	return o.OpenFIFO(flags)
+}
 
 // Open implements fs.Dentry. Opening for writing (or truncation) copies the
 // file up first; a read-only open of a lower file is redirected to the

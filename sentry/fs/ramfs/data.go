@@ -293,6 +293,38 @@ func (d *dentry) Open(flags int) (fs.File, error) {
 	return r, nil
 }
 
+// OpenFIFO opens the host FIFO that stands for a FIFO of a file system with
+// a DataDir (made there at the first open, named like a file's data) with
+// the program's flags. It blocks as fifo(7) says until the other end is
+// open, so callers open off the syscall receivers. Without a DataDir a
+// FIFO cannot be opened (ENXIO).
+func (d *dentry) OpenFIFO(flags int) (*os.File, error) {
+	i, fsys := d.inode, d.fs
+	if i.mode&unix.S_IFMT != unix.S_IFIFO || fsys.opts.DataDir == nil {
+		return nil, unix.ENXIO
+	}
+	dir := int(fsys.opts.DataDir.Fd())
+	i.dataMu.Lock()
+	if !i.parked {
+		if err := unix.Mkfifoat(dir, i.dataName(), 0o600); err != nil {
+			i.dataMu.Unlock()
+			return nil, err
+		}
+		i.parked = true
+	}
+	i.dataMu.Unlock()
+	for {
+		fd, err := unix.Openat(dir, i.dataName(), flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return os.NewFile(uintptr(fd), "fifo"), nil
+	}
+}
+
 // regularFile is an open regular file of a ramfs.
 type regularFile struct {
 	fs    *FS

@@ -200,7 +200,7 @@ type inode struct {
 	xattrs    map[string][]byte
 	dir       *dirData
 	data      *os.File     // memfd or DataDir file; nil if none or parked
-	parked    bool         // the data is in DataDir, with no fd open
+	parked    bool         // the data (or FIFO) is in DataDir, with no fd open
 	dataPages atomic.Int32 // pages of data, as last accounted
 	opens     atomic.Int32
 	dead      atomic.Bool // no names left (nlink 0): freed at the last close
