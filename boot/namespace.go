@@ -173,6 +173,13 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 			n.Warn("ignoring mount %q: %v", m.Destination, err)
 		}
 	}
+	if !have["/dev/pts"] {
+		// Programs that make their own ptys (script, ssh, tmux) expect
+		// one, as runc's /dev has.
+		if err := n.mountDevpts(v, ctx, "/dev/pts", 0, nil, nil); err != nil {
+			n.Warn("no /dev/pts: %v", err)
+		}
+	}
 	return v, nil
 }
 

@@ -548,6 +548,22 @@ exec 4>>/tmp/st; /tmp/st; echo $?`
 	}
 }
 
+// TestDebianProcTools runs the tools that read /proc and /dev/pts as
+// Debian ships them: procps ps and pgrep, getconf, a multiprocessing Pool
+// and script(1) with its own pty.
+func TestDebianProcTools(t *testing.T) {
+	script := `ps -ef | awk -v me=$$ 'NR==1 {print $1, $2, $3, $NF} $2==me {print "self", $8} $3==me && $8=="ps" {print "child ps"}'
+pgrep -x bash | grep -qx $$ && echo pgrep finds the shell
+[ "$(getconf _NPROCESSORS_ONLN)" = "$(nproc)" ] && echo getconf agrees with nproc
+python3 -c "import multiprocessing as m; print(m.Pool(4).map(abs, [-1, -2, -3]))"
+script -qc 'tty; echo in script' /dev/null | tr -d '\r' | sed 's|/dev/pts/[0-9]*$|/dev/pts/N|'`
+	out, errOut, ws := debRun{}.run(t, "/bin/bash", "-c", script)
+	want := "UID PID PPID CMD\nself /bin/bash\nchild ps\npgrep finds the shell\ngetconf agrees with nproc\n[1, 2, 3]\n/dev/pts/N\nin script\n"
+	if out != want || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
+
 // TestDebianManyFiles extracts more small files than the sentry may hold
 // fds (20,000 on the CI VM), into the root's overlay upper and into /tmp,
 // and reads them all back.
