@@ -58,7 +58,7 @@ func (c *create) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 	if !ok {
 		return subcommands.ExitUsageError
 	}
-	if _, err := root().Create(id, c.options(false)); err != nil {
+	if _, err := root().Create(id, c.options(false)); nonFatal(err) != nil {
 		return failure(err)
 	}
 	return subcommands.ExitSuccess
@@ -75,7 +75,7 @@ func (s *start) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 	if !ok {
 		return subcommands.ExitUsageError
 	}
-	if err := root().Start(id); err != nil {
+	if err := root().Start(id); nonFatal(err) != nil {
 		return failure(err)
 	}
 	return subcommands.ExitSuccess
@@ -104,10 +104,10 @@ func (r *run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	}
 	rt := root()
 	cmd, err := rt.Create(id, r.options(!r.detach))
-	if err != nil {
+	if nonFatal(err) != nil {
 		return failure(err)
 	}
-	if err := rt.Start(id); err != nil {
+	if err := rt.Start(id); nonFatal(err) != nil {
 		rt.Delete(id, true)
 		return failure(err)
 	}
@@ -125,7 +125,7 @@ func (r *run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	} else if err != nil {
 		return failure(err)
 	}
-	if err := rt.Delete(id, true); err != nil {
+	if err := rt.Delete(id, true); nonFatal(err) != nil {
 		logf("warning", "%v", err)
 	}
 	return subcommands.ExitStatus(code)
@@ -219,7 +219,7 @@ func (d *deleteCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcom
 	if !ok {
 		return subcommands.ExitUsageError
 	}
-	if err := root().Delete(id, d.force); err != nil {
+	if err := root().Delete(id, d.force); nonFatal(err) != nil {
 		return failure(err)
 	}
 	return subcommands.ExitSuccess
@@ -547,4 +547,17 @@ func (e *events) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 		}
 		time.Sleep(e.interval)
 	}
+}
+
+// nonFatal logs the messages of a *container.Warning and drops it; other
+// errors pass.
+func nonFatal(err error) error {
+	var w *container.Warning
+	if errors.As(err, &w) {
+		for _, m := range w.Msgs {
+			logf("warning", "%s", m)
+		}
+		return nil
+	}
+	return err
 }

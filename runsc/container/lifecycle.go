@@ -39,7 +39,9 @@ type CreateOptions struct {
 }
 
 // Create makes a container: a sandbox process that has built the mount
-// namespace and waits for Start. On any failure nothing is left behind.
+// namespace and waits for Start, after its prestart and createRuntime
+// hooks ran. On any failure nothing is left behind (and the poststop hooks
+// run). A *Warning error reports hooks skipped; the container exists.
 func (r Root) Create(id string, o CreateOptions) (cmd *exec.Cmd, err error) {
 	dir, err := r.dir(id)
 	if err != nil {
@@ -62,13 +64,21 @@ func (r Root) Create(id string, o CreateOptions) (cmd *exec.Cmd, err error) {
 		}
 		return nil, err
 	}
+	var hooksRan bool
 	defer func() {
-		if err != nil {
+		var w *Warning
+		if err != nil && !errors.As(err, &w) {
 			if cmd != nil && cmd.Process != nil {
 				cmd.Process.Kill()
 				cmd.Wait()
 			}
 			os.RemoveAll(dir)
+			if hooksRan {
+				st := specs.State{Version: specs.Version, ID: id, Status: specs.StateStopped, Bundle: bundle, Annotations: spec.Annotations}
+				if perr := runHooks("poststop", spec.Hooks.Poststop, st); perr != nil {
+					err = fmt.Errorf("%w (and %v)", err, perr)
+				}
+			}
 		}
 	}()
 	if err := unix.Mkfifo(filepath.Join(dir, fifoName), 0o600); err != nil {
@@ -91,10 +101,21 @@ func (r Root) Create(id string, o CreateOptions) (cmd *exec.Cmd, err error) {
 	}
 	s := &State{
 		ID: id, Pid: cmd.Process.Pid, Bundle: bundle, Rootfs: RootfsPath(spec, bundle), Cgroup: cgroupsPath(spec),
-		Created: time.Now().UTC(), Owner: owner, Annotation: spec.Annotations, StartTime: start,
+		Created: time.Now().UTC(), Owner: owner, Annotation: spec.Annotations, StartTime: start, Hooks: spec.Hooks,
 	}
 	if err := r.save(s); err != nil {
 		return cmd, err
+	}
+	if spec.Hooks != nil {
+		hooksRan = true
+		st := r.OCI(s).State
+		st.Status = specs.StateCreating
+		if err := runHooks("prestart", spec.Hooks.Prestart, st); err != nil {
+			return cmd, err
+		}
+		if err := runHooks("createRuntime", spec.Hooks.CreateRuntime, st); err != nil {
+			return cmd, err
+		}
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, s.Pid); err != nil {
@@ -106,7 +127,7 @@ func (r Root) Create(id string, o CreateOptions) (cmd *exec.Cmd, err error) {
 		// shim) adopts it.
 		cmd.Process.Release()
 	}
-	return cmd, nil
+	return cmd, skippedHooks(spec.Hooks)
 }
 
 func writePidFile(path string, pid int) error {
@@ -240,7 +261,8 @@ func startIn(cmd *exec.Cmd, joins []nsJoin) error {
 	return <-errc
 }
 
-// Start lets a created container run its program.
+// Start lets a created container run its program, then runs the poststart
+// hooks (whose failure is a *Warning).
 func (r Root) Start(id string) error {
 	l, s, err := r.lockLoad(id)
 	if err != nil {
@@ -263,7 +285,14 @@ func (r Root) Start(id string) error {
 	// so that state says running from now on.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(dir, fifoName)); errors.Is(err, os.ErrNotExist) || !alive(s.Pid, s.StartTime) {
-			return nil
+			if s.Hooks == nil {
+				return nil
+			}
+			st := r.OCI(s).State
+			st.Status = specs.StateRunning
+			var w warnings
+			w.add(runHooks("poststart", s.Hooks.Poststart, st))
+			return w.err()
 		}
 	}
 	return fmt.Errorf("container %q: sandbox did not start the program", id)
@@ -328,7 +357,15 @@ func (r Root) Delete(id string, force bool) error {
 	if err := removeCgroup(s.Cgroup); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
-	return os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if s.Hooks == nil {
+		return nil
+	}
+	var w warnings
+	w.add(runHooks("poststop", s.Hooks.Poststop, r.OCI(s).State))
+	return w.err()
 }
 
 // Pause freezes every process of the container (its cgroup's freezer).

@@ -88,7 +88,7 @@ func check(s *specs.Spec, bundle string) error {
 			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
 		}
 	}
-	return nil
+	return checkHooks(s.Hooks)
 }
 
 // RootfsPath returns the host path of the container's root.

@@ -46,6 +46,8 @@ type State struct {
 	Paused    bool   `json:"paused,omitempty"`
 	// Cgroup is the container's cgroup path (linux.cgroupsPath).
 	Cgroup string `json:"cgroup,omitempty"`
+	// Hooks are the spec's, for start and delete (the bundle may be gone).
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
 }
 
 // OCIState is the state printed by "runsc state" (runtime-spec's State).
