@@ -5,6 +5,7 @@ package docker
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -333,5 +334,47 @@ func TestTerminal(t *testing.T) {
 	defer docker(t, "rm", "-f", id)
 	if out, code := docker(t, "exec", "-t", id, "tty"); code != 0 || !strings.HasPrefix(out, "/dev/pts/") {
 		t.Errorf("exec -t: %q exit %d", out, code)
+	}
+}
+
+// TestBridgeNetwork runs a container on a user-defined bridge network:
+// Docker configures the sandbox's network namespace from its prestart hook
+// (the sandbox's pid in the state), so the container gets its address and
+// talks TCP to the host over the bridge, and to another container.
+func TestBridgeNetwork(t *testing.T) {
+	if out, code := docker(t, "network", "create", "--driver", "bridge", "-o", "com.docker.network.bridge.name=runsctest0",
+		"--subnet", "10.77.0.0/24", "runsctest"); code != 0 {
+		t.Fatalf("network create: %s", out)
+	}
+	defer docker(t, "network", "rm", "runsctest")
+	l, err := net.Listen("tcp", "10.77.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b := make([]byte, 64)
+		n, _ := c.Read(b)
+		fmt.Fprintf(c, "host got %s", b[:n])
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	out, code := run(t, "--network", "runsctest", "--ip", "10.77.0.5", image, "sh", "-c",
+		fmt.Sprintf("ip -4 -o addr show eth0 | awk '{print $4}'; echo hello | nc 10.77.0.1 %d", port))
+	if want := "10.77.0.5/24\nhost got hello\n"; out != want || code != 0 {
+		t.Errorf("container on the bridge: %q exit %d, want %q", out, code, want)
+	}
+	if out, code := docker(t, "run", "-d", "--runtime=runsc", "--name", "runsctest-srv", "--network", "runsctest", "--ip", "10.77.0.6",
+		image, "sh", "-c", "echo from server | nc -l -p 7000"); code != 0 {
+		t.Fatalf("server container: %s", out)
+	}
+	defer docker(t, "rm", "-f", "runsctest-srv")
+	out, code = run(t, "--network", "runsctest", image, "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do nc 10.77.0.6 7000 && exit; sleep 0.2; done")
+	if out != "from server\n" || code != 0 {
+		t.Errorf("container to container: %q exit %d", out, code)
 	}
 }
