@@ -35,16 +35,19 @@ type BootOptions struct {
 // is returned.
 func (r Root) Boot(id, bundle string, o BootOptions) (int, error) {
 	ready := os.NewFile(3, "ready")
-	proc, sb, err := r.boot(id, bundle, o, ready)
-	code, err := r.run(proc, sb, err, ready)
+	sigs := make(chan os.Signal, 16)
+	defer signal.Stop(sigs)
+	proc, sb, err := r.boot(id, bundle, o, ready, sigs)
+	code, err := r.run(proc, sb, err, ready, sigs)
 	if dir, derr := r.dir(id); derr == nil {
 		os.WriteFile(filepath.Join(dir, exitName), []byte(strconv.Itoa(code)), 0o600)
 	}
 	return code, err
 }
 
-// run waits for the program that boot started, forwarding signals.
-func (r Root) run(proc procWaiter, sb *sandbox, err error, ready *os.File) (int, error) {
+// run waits for the program that boot started, forwarding the signals that
+// came since start.
+func (r Root) run(proc procWaiter, sb *sandbox, err error, ready *os.File, sigs chan os.Signal) (int, error) {
 	if err != nil {
 		if _, werr := fmt.Fprintf(ready, "error: %v\n", err); werr == nil {
 			ready.Close()
@@ -55,9 +58,6 @@ func (r Root) run(proc procWaiter, sb *sandbox, err error, ready *os.File) (int,
 		return 127, err
 	}
 	defer sb.Close()
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
 	for {
 		select {
 		case s := <-sigs:
@@ -89,7 +89,7 @@ func (s *sandbox) Close() {
 	s.g.Close()
 }
 
-func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter, *sandbox, error) {
+func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan os.Signal) (procWaiter, *sandbox, error) {
 	spec, err := LoadSpec(bundle)
 	if err != nil {
 		return nil, nil, err
@@ -203,6 +203,10 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File) (procWaiter
 	var b [1]byte
 	_, err = f.Read(b[:])
 	f.Close()
+	// From start on, signals are the program's: caught here, they are
+	// forwarded once it runs (until start they kill the sandbox, as they
+	// kill runc's waiting init).
+	signal.Notify(sigs)
 	// The FIFO goes once the program runs (or cannot): start waits for
 	// that, so that state and ps see the program when start returns.
 	defer os.Remove(fifo)

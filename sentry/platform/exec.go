@@ -303,6 +303,12 @@ func (p *Platform) execEvent(t *Task) {
 	case t.stub.Load():
 		t.stub.Store(false)
 		p.h.NewTask(t, nil)
+		if t.proc != nil {
+			for _, sig := range t.proc.held {
+				_ = unix.Tgkill(t.TGID, t.TID, sig)
+			}
+			t.proc.held = nil
+		}
 	case ex != nil && ex.phase == exRunning:
 		t.ex = nil
 		var got, want unix.Stat_t

@@ -112,6 +112,8 @@ type Process struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	status unix.WaitStatus
+
+	held []unix.Signal // tracer only: signals for the program that reached the stub
 }
 
 // Pid returns the host pid of the program's first process.

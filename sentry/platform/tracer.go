@@ -278,6 +278,14 @@ func (p *Platform) stopped(tid int, ws unix.WaitStatus) {
 // handler even without SA_RESTART. An ERESTARTSYS the handler answered
 // (Response) stays.
 func (p *Platform) signalStop(t *Task, sig unix.Signal) {
+	if t.stub.Load() && t.proc != nil && !stubSignals[sig] {
+		// Sent to the program before its exec (a kill right after
+		// start): the stub, a Go program, would drop or die of it.
+		// execEvent sends it again once the program runs.
+		t.proc.held = append(t.proc.held, sig)
+		p.resume(t, 0)
+		return
+	}
 	var regs unix.PtraceRegs
 	if !t.interrupted.Swap(false) && unix.PtraceGetRegs(t.TID, &regs) == nil {
 		nr := int64(regs.Orig_rax)
@@ -287,6 +295,13 @@ func (p *Platform) signalStop(t *Task, sig unix.Signal) {
 		}
 	}
 	p.resume(t, sig)
+}
+
+// stubSignals are the signals the stub itself gets: faults, which would
+// repeat if held, and the Go runtime's preemption signal.
+var stubSignals = map[unix.Signal]bool{
+	unix.SIGSEGV: true, unix.SIGBUS: true, unix.SIGILL: true, unix.SIGFPE: true,
+	unix.SIGTRAP: true, unix.SIGSYS: true, unix.SIGURG: true,
 }
 
 // Kernel-internal restart codes seen by tracers.

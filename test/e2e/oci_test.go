@@ -416,3 +416,29 @@ func TestEmptyHostRoot(t *testing.T) {
 		t.Errorf("the program's host root holds %d entries, want none", len(ents))
 	}
 }
+
+// TestSignalRightAfterStart sends SIGUSR1 as soon as start returns, when
+// the program may not have exec'd yet: it must still get it (and die of
+// it: exit 138), not lose it to the platform's stub.
+func TestSignalRightAfterStart(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/sh", "-c", "sleep 10")
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("s%d", i)
+		if out, code := r.run("create", "--bundle", b, id); code != 0 {
+			t.Fatalf("create: %s", out)
+		}
+		if out, code := r.run("start", id); code != 0 {
+			t.Fatalf("start: %s", out)
+		}
+		if out, code := r.run("kill", id, "USR1"); code != 0 {
+			t.Fatalf("kill: %s", out)
+		}
+		start := time.Now()
+		out, code := r.run("wait", id)
+		if want := `{"exitStatus":138,"id":"` + id + `"}` + "\n"; out != want || code != 0 {
+			t.Errorf("wait after an early USR1: %q %d (after %v), want %q", out, code, time.Since(start), want)
+		}
+		r.run("delete", "--force", id)
+	}
+}
