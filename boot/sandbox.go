@@ -29,6 +29,9 @@ type Sandbox struct {
 	sentry      *syscalls.Sentry
 	devices     *kernel.Devices
 	placeholder string
+	// pidns is the pid namespace of the first program, which is its pid
+	// 1, as runc makes it; later programs ("runsc exec") join it.
+	pidns *os.File
 }
 
 // Process describes the program a sandbox runs.
@@ -119,10 +122,17 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 		return nil, fmt.Errorf("exec %q: %w", p.Argv[0], err)
 	}
 	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask, s.sentry.Exe = creds, root, cwd, p.Umask, plan.Exe
-	proc, err := s.plat.Start(platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits, EmptyRoot: true, Terminal: p.Terminal})
+	spec := platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits, EmptyRoot: true, Terminal: p.Terminal,
+		NewPIDNamespace: s.pidns == nil, PIDNamespace: s.pidns}
+	// /proc shows the namespace's ids from the program's first call on.
+	s.Kernel.SetPIDNamespace()
+	proc, err := s.plat.Start(spec)
 	plan.File.Close()
 	if err != nil {
 		return nil, err
+	}
+	if s.pidns == nil {
+		s.pidns = proc.PIDNamespace()
 	}
 	if t := s.Kernel.Task(proc.Pid()); t != nil {
 		// The host holds the exact credentials the stub could set.
@@ -173,6 +183,9 @@ func (s *Sandbox) Close() {
 	}
 	if s.Kernel != nil {
 		s.Kernel.Close()
+	}
+	if s.pidns != nil {
+		s.pidns.Close()
 	}
 	if s.placeholder != "" {
 		os.Remove(s.placeholder)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -32,6 +33,7 @@ type Kernel struct {
 	devices     *Devices
 
 	sockets unixSockets
+	pidns   atomic.Bool // programs run in their own pid namespace (VPid)
 
 	mu    sync.Mutex
 	tasks map[int]*Task // by host tid

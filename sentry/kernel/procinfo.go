@@ -147,3 +147,71 @@ func (t *Task) SignalPending() bool {
 	}
 	return pending&^blocked != 0
 }
+
+// The program is pid 1 of its own pid namespace (boot.Sandbox); the sentry
+// and the platform name tasks by their ids in the sentry's namespace, and
+// /proc shows the program's ids. Without a namespace of its own the two
+// are the same.
+
+// SetPIDNamespace records that the programs run in a pid namespace of
+// their own, whose ids /proc shows.
+func (k *Kernel) SetPIDNamespace() { k.pidns.Store(true) }
+
+// VPid returns the id the program sees for the host thread or process id
+// h (its NSpid), or 0 if h is not one of the sandbox's.
+func (k *Kernel) VPid(h int) int {
+	if !k.pidns.Load() {
+		if k.Task(h) != nil || k.IsProcess(h) {
+			return h
+		}
+		return 0
+	}
+	t := k.Task(h)
+	if t != nil {
+		if v := t.vtid.Load(); v != 0 {
+			return int(v)
+		}
+	} else if !k.IsProcess(h) {
+		return 0
+	}
+	v := nsPid(h)
+	if t != nil && v != 0 {
+		t.vtid.Store(int64(v))
+	}
+	return v
+}
+
+// HostPid returns the host id of the thread or process the program calls
+// v, or 0.
+func (k *Kernel) HostPid(v int) int {
+	for _, t := range k.Tasks() {
+		if k.VPid(t.tid) == v {
+			return t.tid
+		}
+	}
+	for _, pid := range k.Processes() {
+		if k.VPid(pid) == v {
+			return pid
+		}
+	}
+	return 0
+}
+
+// nsPid reads the innermost id of host thread h from its NSpid.
+func nsPid(h int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(h) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if val, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(val)
+			if len(f) == 0 {
+				return 0
+			}
+			v, _ := strconv.Atoi(f[len(f)-1])
+			return v
+		}
+	}
+	return 0
+}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +26,8 @@ type Task struct {
 	// /proc/self/exe), set at exec.
 	exe        string
 	pendingExe string
+
+	vtid atomic.Int64 // id in the program's pid namespace, once read (VPid)
 }
 
 // Kernel returns the task's kernel.

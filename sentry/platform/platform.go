@@ -114,7 +114,14 @@ type Process struct {
 	status unix.WaitStatus
 
 	held []unix.Signal // tracer only: signals for the program that reached the stub
+
+	pidns *os.File // the new pid namespace (Spec.NewPIDNamespace)
 }
+
+// PIDNamespace returns the pid namespace the process was started in with
+// Spec.NewPIDNamespace, opened before it could exit, or nil. The caller
+// owns the file.
+func (p *Process) PIDNamespace() *os.File { return p.pidns }
 
 // Pid returns the host pid of the program's first process.
 func (p *Process) Pid() int { return p.pid }
@@ -163,6 +170,11 @@ type Spec struct {
 	// an empty read-only tmpfs (defense in depth: a path the host kernel
 	// resolves for it without a trap finds nothing). Needs File.
 	EmptyRoot bool
+	// NewPIDNamespace makes the program pid 1 of a new pid namespace;
+	// PIDNamespace (a /proc/<pid>/ns/pid file) starts it in an existing
+	// one instead. Tasks keep their ids in the sentry's namespace.
+	NewPIDNamespace bool
+	PIDNamespace    *os.File
 }
 
 // Rlimit is one resource limit (RLIMIT_*).

@@ -67,6 +67,10 @@ func init() {
 const stubExitCode = 127
 
 func stubMain(sock int) {
+	// Die with the sentry. Also set by the sentry's fork, except for a
+	// stub that joined a pid namespace (see spawn); a sentry that died
+	// before this closed the socket, which ends the stub below.
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	fail := func(e error) {
 		errno, ok := e.(unix.Errno)
 		if !ok {
@@ -199,7 +203,16 @@ func (p *Platform) Start(spec Spec) (*Process, error) {
 	fail := func(err error) (*Process, error) {
 		_ = unix.Kill(proc.pid, unix.SIGKILL)
 		proc.Wait()
+		if proc.pidns != nil {
+			proc.pidns.Close()
+		}
 		return nil, err
+	}
+	if spec.NewPIDNamespace {
+		// Now, while the stub waits: the program may exit at once.
+		if proc.pidns, err = os.Open("/proc/" + strconv.Itoa(proc.pid) + "/ns/pid"); err != nil {
+			return fail(fmt.Errorf("platform: pid namespace: %w", err))
+		}
 	}
 
 	cfg := stubConfig{Path: spec.Path, UseFD: spec.File != nil, Argv: spec.Argv, Env: spec.Env, Filter: p.filter, Creds: spec.Creds, Rlimit: spec.Rlimits, EmptyRoot: spec.EmptyRoot, Terminal: spec.Terminal}
@@ -265,13 +278,34 @@ func takeFD(pid, n int) (int, error) {
 	return unix.PidfdGetfd(pidfd, n, 0)
 }
 
-// spawn runs on the tracer thread.
+// spawn runs on the tracer thread, whose children the stubs are (so that
+// joining a pid namespace for one of them is the thread's setns).
 func (p *Platform) spawn(spec Spec, childSock *os.File) (*Process, error) {
+	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Cloneflags: cloneFlags(spec)}
+	if spec.PIDNamespace != nil {
+		own, err := os.Open("/proc/thread-self/ns/pid")
+		if err != nil {
+			return nil, err
+		}
+		defer own.Close()
+		if err := unix.Setns(int(spec.PIDNamespace.Fd()), unix.CLONE_NEWPID); err != nil {
+			return nil, fmt.Errorf("platform: join pid namespace: %w", err)
+		}
+		defer func() {
+			if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWPID); err != nil {
+				panic(fmt.Sprintf("platform: tracer cannot return to its pid namespace: %v", err))
+			}
+		}()
+		// Go's check that the parent is still alive compares getppid,
+		// which is 0 across the namespace boundary, and would kill the
+		// child: the stub sets its parent-death signal itself.
+		sys.Pdeathsig = 0
+	}
 	files := append(append([]*os.File(nil), spec.Files...), childSock)
 	attr := &os.ProcAttr{
 		Env:   []string{stubEnv + "=" + strconv.Itoa(len(spec.Files))},
 		Files: files,
-		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Cloneflags: cloneFlags(spec)},
+		Sys:   sys,
 	}
 	pr, err := os.StartProcess("/proc/self/exe", []string{"runsc-platform-stub"}, attr)
 	if err != nil {
@@ -353,10 +387,14 @@ func setCreds(c *Creds) error {
 
 // cloneFlags are the namespaces a stub starts in.
 func cloneFlags(spec Spec) uintptr {
+	var flags uintptr
 	if spec.EmptyRoot {
-		return unix.CLONE_NEWNS
+		flags |= unix.CLONE_NEWNS
 	}
-	return 0
+	if spec.NewPIDNamespace {
+		flags |= unix.CLONE_NEWPID
+	}
+	return flags
 }
 
 // pivotToEmptyRoot makes the stub's root an empty read-only tmpfs, in the

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -40,12 +39,27 @@ func TestBusyboxScripts(t *testing.T) {
 func TestBusyboxKilledBySignal(t *testing.T) {
 	requireRoot(t)
 	root := busyboxRoot(t)
-	_, _, ws := run(t, root, "/bin/sh", "-c", `kill -TERM $$`)
-	if !ws.Signaled() || ws.Signal().String() != "terminated" {
-		t.Fatalf("wait status %v, want killed by SIGTERM", ws)
+	out, _, _ := run(t, root, "/bin/sh", "-c", `sh -c 'kill -TERM $$'; echo $?; sh -c 'kill -KILL $$'; echo $?`)
+	if out != "143\n137\n" {
+		t.Fatalf("children killed by SIGTERM and SIGKILL: shell saw %q, want 143 and 137", out)
 	}
-	out, _, _ := run(t, root, "/bin/sh", "-c", `sh -c 'kill -KILL $$'; echo $?`)
-	if strings.TrimSpace(out) != "137" {
-		t.Fatalf("child killed by SIGKILL: shell saw %q, want 137", out)
+}
+
+// TestBusyboxPIDNamespace checks that the program is pid 1 of its own pid
+// namespace, as runc makes it: /proc and ps show the namespace's ids, and
+// pid 1 ignores the signals it has no handler for, even SIGKILL from
+// inside, as Linux's init of a namespace does.
+func TestBusyboxPIDNamespace(t *testing.T) {
+	requireRoot(t)
+	root := busyboxRoot(t)
+	script := `echo pid $$ ppid $PPID
+sh -c 'echo $PPID; read pid comm state ppid rest < /proc/self/stat; [ $pid = $$ ] && [ $pid -gt 1 ] && echo same $ppid'; true
+cut -d" " -f1,2,4 /proc/1/stat
+while read k v; do case $k in Pid:|PPid:|NSpid:) echo $k $v;; esac; done < /proc/self/status
+kill -TERM $$; kill -KILL $$; echo survived`
+	out, errOut, ws := runNS(t, root, script)
+	want := "pid 1 ppid 0\n1\nsame 1\n1 (sh) 0\nPid: 1\nPPid: 0\nNSpid: 1\nsurvived\n"
+	if out != want || ws != 0 {
+		t.Fatalf("got %q (status %v, stderr %q), want %q", out, ws, errOut, want)
 	}
 }

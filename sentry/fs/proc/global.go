@@ -313,9 +313,10 @@ func loadavg() ([]byte, error) {
 	}
 	tasks, last := 0, 0
 	if t, err := caller(); err == nil {
-		for _, task := range t.Kernel().Tasks() {
+		k := t.Kernel()
+		for _, task := range k.Tasks() {
 			tasks++
-			last = max(last, task.Tid())
+			last = max(last, k.VPid(task.Tid()))
 		}
 	}
 	return []byte(fmt.Sprintf("%s %s %s 1/%d %d\n", f[0], f[1], f[2], tasks, last)), nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -133,10 +134,7 @@ func (p *pidDir) vpid(s string) string {
 	if err != nil || n <= 0 {
 		return s
 	}
-	if p.k.IsProcess(n) || p.k.Task(n) != nil {
-		return s
-	}
-	return "0"
+	return strconv.Itoa(p.k.VPid(n))
 }
 
 // cmdline undoes the exec rewrite of dynamic programs: the host runs
@@ -274,7 +272,7 @@ func (p *pidDir) stat() ([]byte, error) {
 		}
 		rest[19] = strconv.FormatUint(start, 10)
 	}
-	return []byte(fmt.Sprintf("%s (%s) %s\n", pid, comm, strings.Join(rest, " "))), nil
+	return []byte(fmt.Sprintf("%s (%s) %s\n", p.vpid(pid), comm, strings.Join(rest, " "))), nil
 }
 
 // status rewrites the host's status as stat, plus the umask, which the
@@ -303,8 +301,14 @@ func (p *pidDir) status() ([]byte, error) {
 			l = fmt.Sprintf("Umask:\t%04o", t.Umask())
 		case "TracerPid":
 			l = "TracerPid:\t0"
-		case "PPid", "NSpgid", "NSsid":
+		case "Tgid", "Pid", "PPid", "NSpgid", "NSsid":
 			l = key + ":\t" + p.vpid(strings.TrimSpace(val))
+		case "NStgid", "NSpid":
+			// The sandbox's namespace only, as the program's own /proc
+			// would show them (the first value is the sentry's id).
+			if f := strings.Fields(val); len(f) > 0 {
+				l = key + ":\t" + p.vpid(f[0])
+			}
 		}
 		out.WriteString(l)
 		out.WriteByte('\n')
@@ -415,20 +419,23 @@ func (p *pidDir) taskDir(parent fs.Dentry) fs.Dentry {
 		List: func() ([]Entry, error) {
 			var out []Entry
 			for _, t := range p.k.ThreadGroup(p.tgid) {
-				out = append(out, Entry{Name: strconv.Itoa(t.Tid()), Cookie: int64(t.Tid())})
+				v := p.k.VPid(t.Tid())
+				out = append(out, Entry{Name: strconv.Itoa(v), Cookie: int64(v)})
 			}
+			sort.Slice(out, func(i, j int) bool { return out[i].Cookie < out[j].Cookie })
 			return out, nil
 		},
 		Make: func(d *Dir, name string) (fs.Dentry, error) {
-			tid, ok := pidName(name)
+			v, ok := pidName(name)
+			tid := p.k.HostPid(v)
 			if !ok || !p.inGroup(tid) {
 				return nil, unix.ENOENT
 			}
 			return p.f.newPidDir(d, name, p.k, p.tgid, tid, false), nil
 		},
 		Valid: func(name string) bool {
-			tid, _ := pidName(name)
-			return p.inGroup(tid)
+			v, _ := pidName(name)
+			return p.inGroup(p.k.HostPid(v))
 		},
 	})
 }

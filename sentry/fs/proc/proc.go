@@ -21,6 +21,7 @@
 package proc
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,9 +84,13 @@ func (f *FS) rootList() ([]Entry, error) {
 		out = append(out, Entry{Name: n, Cookie: int64(i)})
 	}
 	if t := kernel.Current(); t != nil {
-		for _, pid := range t.Kernel().Processes() {
-			out = append(out, Entry{Name: strconv.Itoa(pid), Cookie: pidCookieBase + int64(pid)})
+		k := t.Kernel()
+		for _, pid := range k.Processes() {
+			if v := k.VPid(pid); v > 0 {
+				out = append(out, Entry{Name: strconv.Itoa(v), Cookie: pidCookieBase + int64(v)})
+			}
 		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Cookie < out[j].Cookie })
 	}
 	return out, nil
 }
@@ -101,7 +106,7 @@ func pidName(name string) (int, bool) {
 }
 
 func (f *FS) rootValid(name string) bool {
-	tid, ok := pidName(name)
+	v, ok := pidName(name)
 	if !ok {
 		return true
 	}
@@ -109,17 +114,20 @@ func (f *FS) rootValid(name string) bool {
 	if t == nil {
 		return false
 	}
-	k := t.Kernel()
-	return k.IsProcess(tid) || k.Task(tid) != nil
+	return t.Kernel().HostPid(v) != 0
 }
 
 func (f *FS) rootMake(d *Dir, name string) (fs.Dentry, error) {
-	if tid, ok := pidName(name); ok {
+	if v, ok := pidName(name); ok {
 		t := kernel.Current()
 		if t == nil {
 			return nil, unix.ENOENT
 		}
 		k := t.Kernel()
+		tid := k.HostPid(v)
+		if tid == 0 {
+			return nil, unix.ENOENT
+		}
 		if k.IsProcess(tid) {
 			return f.newPidDir(d, name, k, tid, tid, true), nil
 		}
@@ -137,7 +145,7 @@ func (f *FS) rootMake(d *Dir, name string) (fs.Dentry, error) {
 			if t == nil {
 				return "", unix.ENOENT
 			}
-			return strconv.Itoa(t.Tgid()), nil
+			return strconv.Itoa(t.Kernel().VPid(t.Tgid())), nil
 		}), nil
 	case "thread-self":
 		return f.NewSymlink(d, name, func() (string, error) {
@@ -145,7 +153,8 @@ func (f *FS) rootMake(d *Dir, name string) (fs.Dentry, error) {
 			if t == nil {
 				return "", unix.ENOENT
 			}
-			return strconv.Itoa(t.Tgid()) + "/task/" + strconv.Itoa(t.Tid()), nil
+			k := t.Kernel()
+			return strconv.Itoa(k.VPid(t.Tgid())) + "/task/" + strconv.Itoa(k.VPid(t.Tid())), nil
 		}), nil
 	case "mounts", "net":
 		return f.NewSymlink(d, name, func() (string, error) { return "self/" + name, nil }), nil
