@@ -18,7 +18,7 @@ func init() {
 	// to polling when inotify is missing.
 	register(func(*ctx) Result { return fail(unix.ENOSYS) },
 		unix.SYS_INOTIFY_INIT, unix.SYS_INOTIFY_INIT1, unix.SYS_INOTIFY_ADD_WATCH, unix.SYS_INOTIFY_RM_WATCH,
-		unix.SYS_MQ_OPEN, unix.SYS_MQ_UNLINK, unix.SYS_SETXATTRAT, unix.SYS_GETXATTRAT, unix.SYS_LISTXATTRAT,
+		unix.SYS_SETXATTRAT, unix.SYS_GETXATTRAT, unix.SYS_LISTXATTRAT,
 		unix.SYS_REMOVEXATTRAT, sysFileGetattr, sysFileSetattr)
 	register(sysUnshare, unix.SYS_UNSHARE)
 }

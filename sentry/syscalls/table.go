@@ -393,10 +393,10 @@ var defs = []def{
 	// fcntl duplicates fds, sets CLOEXEC and takes locks; reading the flags
 	// and setting O_NONBLOCK/O_APPEND act on the host description alone.
 	{unix.SYS_FCNTL, "fcntl", trapUnless(1, unix.F_GETFD, unix.F_GETFL, unix.F_SETFL)},
-	// POSIX message queue names live in the sandbox's IPC namespace but
-	// create fds.
-	{unix.SYS_MQ_OPEN, "mq_open", trap()},
-	{unix.SYS_MQ_UNLINK, "mq_unlink", trap()},
+	// POSIX message queues are named in the IPC namespace (the sandbox's
+	// own), not in a mount namespace; their fds are host objects.
+	{unix.SYS_MQ_OPEN, "mq_open", allow()},
+	{unix.SYS_MQ_UNLINK, "mq_unlink", allow()},
 
 	// Creating, duplicating and closing fds.
 	{unix.SYS_CLOSE, "close", trap()},

@@ -751,6 +751,10 @@ func TestDebianUnixSockets(t *testing.T) { compareWithHost(t, "unixsock.c") }
 // without O_NONBLOCK, data, and opens interrupted by signals.
 func TestDebianFIFOs(t *testing.T) { compareWithHost(t, "fifo.c") }
 
+// TestDebianMessageQueues compares POSIX message queues, which live in the
+// sandbox's IPC namespace.
+func TestDebianMessageQueues(t *testing.T) { compareWithHost(t, "mqueue.c") }
+
 // TestDebianErrnos compares the errnos of about 90 failing file calls (bad
 // paths, flags, pointers and fds) in the sandbox's /tmp with the host's on
 // a tmpfs.
