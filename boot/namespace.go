@@ -481,7 +481,7 @@ func newTmpfs(o tmpfs.Options) (*ramfs.FS, error) {
 	if o.UnlimitedInodes {
 		opts = append(opts, "nr_inodes=0")
 	}
-	dir, err := tmpfs.HostDir(opts)
+	dir, err := tmpfs.HostDir(opts, false)
 	if err != nil {
 		return nil, err
 	}

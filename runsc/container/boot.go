@@ -170,6 +170,16 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan o
 	if err != nil {
 		return nil, nil, err
 	}
+	if spec.Linux != nil {
+		var rules []specs.LinuxDeviceCgroup
+		if spec.Linux.Resources != nil {
+			rules = spec.Linux.Resources.Devices
+		}
+		if err := sb.SetDevices(spec.Linux.Devices, rules); err != nil {
+			sb.Close()
+			return nil, nil, err
+		}
+	}
 	// Open the start FIFO before saying ready, so start finds a reader.
 	// O_RDWR never blocks and keeps the FIFO from reading EOF until start
 	// writes.

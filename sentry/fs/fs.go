@@ -113,6 +113,16 @@ type Context struct {
 	// and absolute paths and symlinks start there.
 	Root  Loc
 	Umask uint32
+	// Devices, if set, is the caller's device cgroup: opening a device node
+	// and making one (mknod) need its permission, after the other checks,
+	// as in Linux.
+	Devices DeviceCgroup
+}
+
+// DeviceCgroup decides access to devices by type (S_IFCHR or S_IFBLK) and
+// number; access is 'r', 'w' or 'm' (mknod).
+type DeviceCgroup interface {
+	Allowed(typ uint32, rdev uint64, access byte) bool
 }
 
 // Limits of path names (linux/limits.h).

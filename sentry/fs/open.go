@@ -270,6 +270,9 @@ func (v *VFS) openLoc(ctx *Context, loc Loc, flags int, created bool) (*FileDesc
 			return nil, err
 		}
 	}
+	if typ := st.Type(); (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && ctx.Devices != nil && !deviceAccess(ctx.Devices, typ, st.Rdev, want) {
+		return nil, unix.EPERM
+	}
 	if flags&unix.O_NOATIME != 0 && !ownerOrCapable(ctx.Creds, &st) {
 		return nil, unix.EPERM
 	}
@@ -296,4 +299,10 @@ func (v *VFS) openLoc(ctx *Context, loc Loc, flags int, created bool) (*FileDesc
 		}
 	}
 	return fd, nil
+}
+
+// deviceAccess asks the device cgroup for the read and write access an
+// open wants.
+func deviceAccess(c DeviceCgroup, typ uint32, rdev uint64, want uint32) bool {
+	return (want&mayRead == 0 || c.Allowed(typ, rdev, 'r')) && (want&mayWrite == 0 || c.Allowed(typ, rdev, 'w'))
 }

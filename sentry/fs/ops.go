@@ -133,8 +133,10 @@ func (v *VFS) Mknod(ctx *Context, at Loc, path string, mode uint32, dev uint64) 
 	return v.create(ctx, at, path, false, nil, func(dir Loc, dst *Stat, name string) error {
 		typ := mode & unix.S_IFMT
 		whiteout := typ == unix.S_IFCHR && dev == 0
-		if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout && !ctx.Creds.HasCap(CapMknod) {
-			return unix.EPERM
+		if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !whiteout {
+			if !ctx.Creds.HasCap(CapMknod) || ctx.Devices != nil && !ctx.Devices.Allowed(typ, dev, 'm') {
+				return unix.EPERM
+			}
 		}
 		a := newAttrs(ctx.Creds, dst, typ|mode&0o7777, ctx.Umask)
 		if typ == unix.S_IFCHR || typ == unix.S_IFBLK {

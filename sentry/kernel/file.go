@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/runsc/sentry/fs"
+	"runsc.dev/runsc/sentry/fs/tmpfs"
 )
 
 // File is an open file description of the sandbox: the VFS's description
@@ -48,7 +51,7 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 		// SECCOMP_IOCTL_NOTIF_ADDFD cannot install an O_PATH file (EBADF).
 		// /dev/null opened with neither read nor write access (O_ACCMODE
 		// 3) stands in: read, write and mmap on it fail as on O_PATH.
-		host, err = k.devices.open(unix.Mkdev(1, 3), unix.O_ACCMODE)
+		host, err = k.devices.open(unix.S_IFCHR, unix.Mkdev(1, 3), unix.O_ACCMODE)
 	case st.IsDir():
 		// The flags fcntl(F_GETFL) shows natively are the program's.
 		host, err = openHost(k.placeholder, unix.O_RDONLY|flags&(unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_NONBLOCK))
@@ -64,12 +67,11 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 	case st.Type() == unix.S_IFIFO:
 		// Blocks until the other end is open (see OpensBlocking).
 		host, err = openFIFO(d, hostFlags(flags))
-	case st.Type() == unix.S_IFCHR:
-		host, err = k.devices.open(st.Rdev, hostFlags(flags))
+	case st.Type() == unix.S_IFCHR || st.Type() == unix.S_IFBLK:
+		host, err = k.devices.open(st.Type(), st.Rdev, hostFlags(flags))
 	case st.Type() == unix.S_IFSOCK:
 		err = unix.ENXIO
 	default:
-		// Block devices have no host side.
 		err = unix.ENXIO
 	}
 	if err != nil {
@@ -129,16 +131,35 @@ func openHost(path string, flags int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// Devices maps device numbers to host devices the sandbox may open
-// (/dev/null, zero, full, random, urandom, tty). The sentry opens them at
-// boot, before it is confined.
+// Devices are the host devices the sandbox may open and its device
+// cgroup. The standard harmless ones (/dev/null, zero, full, random,
+// urandom) are opened at boot, before the sentry is confined; others
+// (linux.devices, or allowed by the cgroup's rules) get a node in a
+// private detached tmpfs, made at boot or at first open.
 type Devices struct {
-	fds map[uint64]*os.File
+	mu    sync.Mutex
+	fds   map[devKey]*os.File // O_PATH or open handles, reopened per open
+	dir   *os.File            // the private tmpfs of device nodes
+	rules []DeviceRule        // nil: no cgroup rules
+}
+
+type devKey struct {
+	typ  uint32 // S_IFCHR or S_IFBLK
+	rdev uint64
+}
+
+// DeviceRule is one rule of the device cgroup (linux.resources.devices),
+// applied in order, the last match winning, on a cgroup that allows all.
+type DeviceRule struct {
+	Allow        bool
+	Type         byte  // 'a', 'c' or 'b'
+	Major, Minor int64 // -1: any
+	Access       string
 }
 
 // StandardDevices opens the host's harmless character devices.
 func StandardDevices() (*Devices, error) {
-	d := &Devices{fds: map[uint64]*os.File{}}
+	d := &Devices{fds: map[devKey]*os.File{}}
 	for _, dev := range []struct {
 		path         string
 		major, minor uint32
@@ -151,21 +172,102 @@ func StandardDevices() (*Devices, error) {
 			d.Close()
 			return nil, fmt.Errorf("open %s: %w", dev.path, err)
 		}
-		d.fds[unix.Mkdev(dev.major, dev.minor)] = f
+		d.fds[devKey{unix.S_IFCHR, unix.Mkdev(dev.major, dev.minor)}] = f
 	}
 	return d, nil
 }
 
+// SetRules installs the device cgroup's rules.
+func (d *Devices) SetRules(rules []DeviceRule) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rules = rules
+}
+
+// Allowed implements fs.DeviceCgroup.
+func (d *Devices) Allowed(typ uint32, rdev uint64, access byte) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	allowed := true
+	major, minor := int64(unix.Major(rdev)), int64(unix.Minor(rdev))
+	for _, r := range d.rules {
+		switch {
+		case r.Type == 'c' && typ != unix.S_IFCHR, r.Type == 'b' && typ != unix.S_IFBLK:
+			continue
+		case r.Major >= 0 && r.Major != major, r.Minor >= 0 && r.Minor != minor:
+			continue
+		case strings.IndexByte(r.Access, access) < 0:
+			continue
+		}
+		allowed = r.Allow
+	}
+	return allowed
+}
+
+// Add makes the host device typ/rdev openable (a linux.devices entry).
+func (d *Devices) Add(typ uint32, rdev uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, err := d.nodeLocked(devKey{typ, rdev})
+	return err
+}
+
+// nodeLocked returns the handle of a device, making its node if needed.
+func (d *Devices) nodeLocked(k devKey) (*os.File, error) {
+	if f, ok := d.fds[k]; ok {
+		return f, nil
+	}
+	if d.fds == nil {
+		d.fds = map[devKey]*os.File{}
+	}
+	if d.dir == nil {
+		dir, err := tmpfs.HostDir(nil, true)
+		if err != nil {
+			return nil, fmt.Errorf("device directory: %w", err)
+		}
+		d.dir = dir
+	}
+	name := fmt.Sprintf("%d-%d-%d", k.typ>>12, unix.Major(k.rdev), unix.Minor(k.rdev))
+	if err := unix.Mknodat(int(d.dir.Fd()), name, k.typ|0o600, int(k.rdev)); err != nil && err != unix.EEXIST {
+		return nil, err
+	}
+	fd, err := unix.Openat(int(d.dir.Fd()), name, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	d.fds[k] = f
+	return f, nil
+}
+
 // Close releases the devices.
 func (d *Devices) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, f := range d.fds {
 		f.Close()
 	}
+	if d.dir != nil {
+		d.dir.Close()
+	}
 }
 
-func (d *Devices) open(rdev uint64, flags int) (*os.File, error) {
-	f, ok := d.fds[rdev]
-	if !ok {
+// open opens device typ/rdev for the program: a standard or added one, or
+// any other the cgroup's rules allow (they allow nothing beyond those
+// without rules). The cgroup's check of the access is the VFS's.
+func (d *Devices) open(typ uint32, rdev uint64, flags int) (*os.File, error) {
+	k := devKey{typ, rdev}
+	d.mu.Lock()
+	f, ok := d.fds[k]
+	var err error
+	if !ok && d.rules != nil {
+		f, err = d.nodeLocked(k)
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
 		return nil, unix.ENXIO
 	}
 	return openHost("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), flags)

@@ -74,7 +74,7 @@ func (t *Task) Context() *fs.Context {
 	fsc := t.FS()
 	fsc.mu.Lock()
 	defer fsc.mu.Unlock()
-	return &fs.Context{Creds: t.Creds(), Root: fsc.root, Umask: fsc.umask}
+	return &fs.Context{Creds: t.Creds(), Root: fsc.root, Umask: fsc.umask, Devices: t.k.devices}
 }
 
 // Cwd returns the working directory.

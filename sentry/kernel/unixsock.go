@@ -35,7 +35,7 @@ func (k *Kernel) BindUnix(sock int, key SocketKey, path string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dir == nil {
-		dir, err := tmpfs.HostDir(nil)
+		dir, err := tmpfs.HostDir(nil, false)
 		if err != nil {
 			return fmt.Errorf("unix socket directory: %w", err)
 		}

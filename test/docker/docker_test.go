@@ -379,3 +379,18 @@ func TestBridgeNetwork(t *testing.T) {
 		t.Errorf("container to container: %q exit %d", out, code)
 	}
 }
+
+// TestDevices passes a host device with --device and checks Docker's
+// device cgroup: the passed and the standard devices open, mknod works,
+// and a device Docker does not allow (kmsg) cannot be opened.
+func TestDevices(t *testing.T) {
+	out, code := run(t, "--device", "/dev/zero:/dev/myzero", image, "sh", "-c",
+		`head -c 2 /dev/myzero | od -An -tx1; echo > /dev/null && echo null ok; mknod /tmp/k c 1 11 && head -c 1 /tmp/k 2>&1`)
+	want := " 00 00\nnull ok\nhead: /tmp/k: Operation not permitted\n"
+	if out != want || code != 1 {
+		t.Errorf("devices: %q exit %d, want %q exit 1", out, code, want)
+	}
+	if out, code := run(t, "--device-cgroup-rule", "c 1:11 r", image, "sh", "-c", "mknod /tmp/k c 1 11 && timeout 1 head -c 1 /tmp/k >/dev/null; echo $?"); out != "0\n" && out != "143\n" || code != 0 {
+		t.Errorf("kmsg allowed by a rule: %q exit %d", out, code)
+	}
+}

@@ -444,3 +444,49 @@ func TestSignalRightAfterStart(t *testing.T) {
 		r.run("delete", "--force", id)
 	}
 }
+
+// TestDevices runs a container with linux.devices and a device cgroup as
+// Docker writes them: the spec's nodes exist with their modes and work,
+// devices outside the rules cannot be opened (mknod of them can, by
+// runc's own rules, which runsc appends as runc does).
+func TestDevices(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/sh", "-c", `stat -c '%A %t:%T %u:%g %n' /dev/myzero /dev/net/tun
+head -c 3 /dev/myzero | od -An -tx1
+echo x > /dev/null && echo null ok
+mknod /tmp/k c 1 11 && echo mknod ok && cat /tmp/k 2>&1
+mknod /tmp/f c 1 7 && head -c 1 /tmp/f | od -An -tx1
+mknod /tmp/b b 7 0 && echo mknod b ok && head -c 1 /tmp/b 2>&1`)
+	p := filepath.Join(b, "config.json")
+	raw, err := os.ReadFile(p)
+	must(t, err)
+	var spec map[string]any
+	must(t, json.Unmarshal(raw, &spec))
+	linux := spec["linux"].(map[string]any)
+	linux["devices"] = []map[string]any{
+		{"path": "/dev/myzero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640, "uid": 0, "gid": 0},
+		{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 0o666},
+	}
+	allow := func(major, minor int) map[string]any {
+		return map[string]any{"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}
+	}
+	linux["resources"] = map[string]any{"devices": []map[string]any{
+		{"allow": false, "access": "rwm"}, allow(1, 5),
+	}}
+	raw, _ = json.Marshal(spec)
+	must(t, os.WriteFile(p, raw, 0o644))
+	out, code := r.run("run", "--bundle", b, "dev")
+	want := `crw-r----- 1:5 0:0 /dev/myzero
+crw-rw-rw- a:c8 0:0 /dev/net/tun
+ 00 00 00
+null ok
+mknod ok
+cat: can't open '/tmp/k': Operation not permitted
+ 00
+mknod b ok
+head: /tmp/b: Operation not permitted
+`
+	if out != want || code != 1 {
+		t.Errorf("devices: %q exit %d, want %q exit 1", out, code, want)
+	}
+}

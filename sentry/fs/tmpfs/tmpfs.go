@@ -138,8 +138,9 @@ func New(o Options) *ramfs.FS {
 
 // HostDir mounts a host tmpfs with the given mount options and returns its
 // root directory. The mount is made detached (fsopen and fsmount), so it
-// never shows in any mount table and goes with the last fd.
-func HostDir(opts []string) (*os.File, error) {
+// never shows in any mount table and goes with the last fd. It is nosuid,
+// and nodev unless devices is set.
+func HostDir(opts []string, devices bool) (*os.File, error) {
 	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("host tmpfs: fsopen: %w", err)
@@ -154,7 +155,11 @@ func HostDir(opts []string) (*os.File, error) {
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return nil, fmt.Errorf("host tmpfs: %w", err)
 	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	attrs := unix.MOUNT_ATTR_NOSUID
+	if !devices {
+		attrs |= unix.MOUNT_ATTR_NODEV
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
 	if err != nil {
 		return nil, fmt.Errorf("host tmpfs: fsmount: %w", err)
 	}
