@@ -194,12 +194,19 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan o
 	// does: containerd waits for it before it calls start.
 	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	if spec.Process.Terminal {
-		tty, err := newConsole(ns.Pts, o.ConsoleSocket)
+		tty, name, err := newConsole(ns.Pts, o.ConsoleSocket)
 		if err != nil {
 			sb.Close()
 			return nil, nil, err
 		}
 		defer tty.Close()
+		if name != "" {
+			// runc bind-mounts the console's pty at /dev/console.
+			ctx := &fs.Context{Creds: fs.Root(), Root: v.Root()}
+			if err := v.Symlink(ctx, name, v.Root(), "/dev/console"); err != nil && err != unix.EEXIST {
+				ns.Warn("/dev/console: %v", err)
+			}
+		}
 		stdio = []*os.File{tty, tty, tty}
 	}
 	// Listen before ready: an exec may come as soon as start returns.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -14,27 +15,31 @@ import (
 // newConsole makes a container's terminal: a pty of the sandbox's own
 // /dev/pts (so the program sees /dev/pts/N) or, without one, of the
 // host's; the master goes to the caller over the console socket
-// (SCM_RIGHTS, as runc does) and the slave is returned for the program.
-func newConsole(pts *devpts.FS, socket string) (*os.File, error) {
+// (SCM_RIGHTS, as runc does) and the slave is returned for the program,
+// with its /dev/pts name ("" for a host pty).
+func newConsole(pts *devpts.FS, socket string) (*os.File, string, error) {
 	if socket == "" {
-		return nil, fmt.Errorf("process.terminal is set but no --console-socket was given")
+		return nil, "", fmt.Errorf("process.terminal is set but no --console-socket was given")
 	}
 	var master, slave *os.File
 	var err error
+	name := ""
 	if pts != nil {
-		master, slave, _, err = pts.NewPty()
+		var n int
+		master, slave, n, err = pts.NewPty()
+		name = "pts/" + strconv.Itoa(n)
 	} else {
 		master, slave, err = hostPty()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("console: %w", err)
+		return nil, "", fmt.Errorf("console: %w", err)
 	}
 	defer master.Close()
 	if err := sendConsole(socket, master); err != nil {
 		slave.Close()
-		return nil, err
+		return nil, "", err
 	}
-	return slave, nil
+	return slave, name, nil
 }
 
 // hostPty opens a new pty pair of the host's devpts.

@@ -137,7 +137,7 @@ func handleExec(c *net.UnixConn, sb *boot.Sandbox, pts *devpts.FS) {
 		return
 	}
 	if p.Terminal {
-		tty, err := newConsole(pts, req.ConsoleSocket)
+		tty, _, err := newConsole(pts, req.ConsoleSocket)
 		if err != nil {
 			reply(execReply{Error: err.Error()})
 			return

@@ -323,8 +323,8 @@ func TestPauseAndStats(t *testing.T) {
 }
 
 func TestTerminal(t *testing.T) {
-	out, code := run(t, "-t", image, "sh", "-c", "tty; echo done")
-	if code != 0 || out != "/dev/pts/0\r\ndone\r\n" {
+	out, code := run(t, "-t", image, "sh", "-c", "tty; readlink /dev/console; echo hi > /dev/console; echo done")
+	if code != 0 || out != "/dev/pts/0\r\npts/0\r\nhi\r\ndone\r\n" {
 		t.Errorf("run -t: %q exit %d", out, code)
 	}
 	out, code = docker(t, "run", "-d", "--runtime=runsc", image, "sleep", "30")
