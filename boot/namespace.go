@@ -37,6 +37,14 @@ type Namespace struct {
 	// IgnoreUnsupported turns unsupported mounts into warnings.
 	IgnoreUnsupported bool
 	Warn              func(format string, args ...any)
+	// MaskedPaths are hidden (an empty read-only tmpfs over a directory,
+	// /dev/null over anything else) and ReadonlyPaths made read-only, as
+	// runc does for linux.maskedPaths and linux.readonlyPaths; missing
+	// ones are skipped.
+	MaskedPaths, ReadonlyPaths []string
+	// OwnUTS: the sentry runs in the sandbox's own UTS namespace, whose
+	// host name /proc/sys/kernel/hostname shows.
+	OwnUTS bool
 
 	// Pts is the /dev/pts Build mounted, where a container's console is
 	// made; nil without one.
@@ -146,7 +154,7 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 	}
 	for _, p := range []string{"/proc", "/sys"} {
 		if !have[p] {
-			if err := mountSynthetic(v, ctx, map[string]string{"/proc": "proc", "/sys": "sysfs"}[p], p, below(p, mounts)); err != nil {
+			if err := n.mountSynthetic(v, ctx, map[string]string{"/proc": "proc", "/sys": "sysfs"}[p], p, below(p, mounts)); err != nil {
 				return nil, err
 			}
 		}
@@ -180,7 +188,47 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 			n.Warn("no /dev/pts: %v", err)
 		}
 	}
+	if err := n.protectPaths(v, ctx); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// protectPaths applies MaskedPaths and ReadonlyPaths, read-only first as
+// runc does.
+func (n *Namespace) protectPaths(v *fs.VFS, ctx *fs.Context) error {
+	for _, p := range n.ReadonlyPaths {
+		loc, err := v.Lookup(ctx, v.Root(), p, 0)
+		if err == unix.ENOENT {
+			continue
+		}
+		if err == nil {
+			_, err = v.BindMount(ctx, loc, v.Root(), p, loc.Mount.Flags()|fs.MountReadOnly)
+		}
+		if err != nil {
+			return fmt.Errorf("linux.readonlyPaths %q: %w", p, err)
+		}
+	}
+	for _, p := range n.MaskedPaths {
+		st, err := v.Stat(ctx, v.Root(), p, 0)
+		if err == unix.ENOENT {
+			continue
+		}
+		if err == nil {
+			if st.IsDir() {
+				_, err = v.Mount(ctx, v.Root(), p, tmpfs.New(tmpfs.Options{Mode: 0o755}), fs.MountReadOnly, "tmpfs")
+			} else {
+				var null fs.Loc
+				if null, err = v.Lookup(ctx, v.Root(), "/dev/null", 0); err == nil {
+					_, err = v.BindMount(ctx, null, v.Root(), p, 0)
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("linux.maskedPaths %q: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // errUnsupported marks mounts this sandbox cannot make.
@@ -286,7 +334,7 @@ func (n *Namespace) mountFS(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTr
 			return fmt.Errorf("tmpfs mount %q: %w", dst, err)
 		}
 	case m.Type == "proc" || m.Type == "sysfs":
-		return mountSynthetic(v, ctx, m.Type, dst, nested)
+		return n.mountSynthetic(v, ctx, m.Type, dst, nested)
 	case m.Type == "devpts":
 		return n.mountDevpts(v, ctx, dst, flags, data, nested)
 	case pending[m.Type]:
@@ -313,13 +361,13 @@ func mountPending(v *fs.VFS, ctx *fs.Context, dst string, nested []string) error
 
 // mountSynthetic mounts the sentry's /proc (typ "proc") or /sys ("sysfs")
 // at dst, with directories for the nested mount points.
-func mountSynthetic(v *fs.VFS, ctx *fs.Context, typ, dst string, nested []string) error {
+func (n *Namespace) mountSynthetic(v *fs.VFS, ctx *fs.Context, typ, dst string, nested []string) error {
 	var f fs.Filesystem
 	flags := uint32(fs.MountNoSuid | fs.MountNoDev | fs.MountNoExec)
 	if typ == "sysfs" {
 		f, flags = sys.New(nested), flags|fs.MountReadOnly
 	} else {
-		f = proc.New(proc.Options{MountPoints: nested})
+		f = proc.New(proc.Options{MountPoints: nested, OwnUTS: n.OwnUTS})
 	}
 	if _, err := v.Mount(ctx, v.Root(), dst, f, flags, typ); err != nil {
 		return fmt.Errorf("mount %q: %w", dst, err)

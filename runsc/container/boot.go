@@ -142,9 +142,14 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan o
 		return nil, nil, err
 	}
 	next := 0
+	linux := spec.Linux
+	if linux == nil {
+		linux = &specs.Linux{}
+	}
 	ns := &boot.Namespace{
 		Root: rootFS, RootReadOnly: readOnlyRoot, Overlay: o.Overlay, Mounts: spec.Mounts,
 		IgnoreUnsupported: o.IgnoreUnsupported, Warn: o.Warn,
+		MaskedPaths: linux.MaskedPaths, ReadonlyPaths: linux.ReadonlyPaths, OwnUTS: true,
 		Bind: func(m specs.Mount) (fs.Filesystem, fs.Dentry, error) {
 			for next < len(spec.Mounts) && !isBindMount(spec.Mounts[next]) {
 				next++

@@ -490,3 +490,28 @@ head: /tmp/b: Operation not permitted
 		t.Errorf("devices: %q exit %d, want %q exit 1", out, code, want)
 	}
 }
+
+// TestMaskedAndReadonlyPaths applies linux.maskedPaths and
+// linux.readonlyPaths as Docker writes them: a masked file reads empty, a
+// masked directory is empty and read-only, a read-only path refuses writes
+// (EROFS), and missing paths are skipped.
+func TestMaskedAndReadonlyPaths(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/sh", "-c", `echo "[$(cat /proc/uptime)]"; ls -A /proc/sys/fs | wc -l; touch /proc/sys/fs/x 2>&1
+echo sandbox2 > /proc/sys/kernel/hostname 2>&1; cat /proc/sys/kernel/hostname; head -c 5 /proc/version`)
+	p := filepath.Join(b, "config.json")
+	raw, err := os.ReadFile(p)
+	must(t, err)
+	var spec map[string]any
+	must(t, json.Unmarshal(raw, &spec))
+	linux := spec["linux"].(map[string]any)
+	linux["maskedPaths"] = []string{"/proc/uptime", "/proc/sys/fs", "/proc/kcore", "/sys/firmware"}
+	linux["readonlyPaths"] = []string{"/proc/sys", "/proc/sysrq-trigger"}
+	raw, _ = json.Marshal(spec)
+	must(t, os.WriteFile(p, raw, 0o644))
+	out, code := r.run("run", "--bundle", b, "masked")
+	want := "[]\n0\ntouch: /proc/sys/fs/x: Read-only file system\n/bin/sh: can't create /proc/sys/kernel/hostname: Read-only file system\nsandbox\nLinux"
+	if out != want || code != 0 {
+		t.Errorf("masked and read-only paths: %q exit %d, want %q", out, code, want)
+	}
+}

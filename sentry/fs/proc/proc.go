@@ -38,9 +38,12 @@ const Magic = 0x9fa0
 // Options configure a /proc.
 type Options struct {
 	// Hostname is the sandbox's host name (sys/kernel/hostname). Without
-	// it, the name of the sandbox's own UTS namespace, or "localhost" when
-	// it has none (never the host's).
+	// it, the name of the sandbox's own UTS namespace if OwnUTS, else
+	// "localhost" (never the host's).
 	Hostname string
+	// OwnUTS: the sentry runs in the sandbox's own UTS namespace, so
+	// uname(2) names the sandbox and writes of the host name go there.
+	OwnUTS bool
 	// MountPoints are paths ("/name/...") of mounts to be made on top of
 	// this /proc; their first components are added as empty directories.
 	MountPoints []string
@@ -53,6 +56,7 @@ type FS struct {
 
 	mu       sync.Mutex
 	hostname string
+	ownUTS   bool
 	bootID   string
 	// files caches which VFS file a host inode mapped into a process is
 	// (see maps.go), by host device and inode.
@@ -63,7 +67,7 @@ type FS struct {
 
 // New makes a /proc.
 func New(o Options) *FS {
-	f := &FS{Tree: NewTree("proc", Magic), host: readHostClock(), hostname: o.Hostname, bootID: newUUID(), files: map[devIno]string{}, comms: map[int]commSet{}}
+	f := &FS{Tree: NewTree("proc", Magic), host: readHostClock(), hostname: o.Hostname, ownUTS: o.OwnUTS, bootID: newUUID(), files: map[devIno]string{}, comms: map[int]commSet{}}
 	ops := DirOps{List: f.rootList, Make: f.rootMake, Valid: f.rootValid}
 	root := f.NewDir(nil, "", Static(0o555), f.WithMountPoints(ops, o.MountPoints))
 	f.SetRoot(root)

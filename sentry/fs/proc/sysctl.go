@@ -75,26 +75,19 @@ func (f *FS) newSysDir(parent fs.Dentry) fs.Dentry {
 	return f.NewDir(parent, "sys", Static(0o555), root)
 }
 
-// ownUTS reports whether the sentry, and so the sandbox, has a UTS
-// namespace of its own (a container) rather than the host's ("runsc do").
-func ownUTS() bool {
-	self, err1 := os.Readlink("/proc/self/ns/uts")
-	host, err2 := os.Readlink("/proc/1/ns/uts")
-	return err1 == nil && err2 == nil && self != host
-}
-
-// readHostname is the sandbox's name: the one set for it, else its UTS
-// namespace's when it has its own, never the host's.
+// readHostname is the sandbox's name: its UTS namespace's when it has its
+// own (so sethostname(2) shows too), else the one set for it, never the
+// host's.
 func (f *FS) readHostname() ([]byte, error) {
 	f.mu.Lock()
 	name := f.hostname
 	f.mu.Unlock()
+	var u unix.Utsname
+	if f.ownUTS && unix.Uname(&u) == nil {
+		name = unix.ByteSliceToString(u.Nodename[:])
+	}
 	if name == "" {
 		name = "localhost"
-		var u unix.Utsname
-		if ownUTS() && unix.Uname(&u) == nil {
-			name = unix.ByteSliceToString(u.Nodename[:])
-		}
 	}
 	return []byte(name + "\n"), nil
 }
@@ -114,7 +107,7 @@ func (f *FS) hostnameWriter() (func([]byte) error, error) {
 			return unix.EINVAL
 		}
 		// The sandbox's own namespace takes it, so uname(2) agrees.
-		if ownUTS() {
+		if f.ownUTS {
 			if err := unix.Sethostname([]byte(name)); err != nil {
 				return err
 			}
