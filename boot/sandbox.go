@@ -50,6 +50,8 @@ type Process struct {
 	// Terminal: Files[0] is a terminal that becomes the program's
 	// controlling terminal.
 	Terminal bool
+	// OOMScoreAdj, if set, is the program's oom_score_adj.
+	OOMScoreAdj *int
 }
 
 // NewSandbox makes a sentry over the namespace v.
@@ -123,7 +125,7 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 	}
 	s.sentry.Creds, s.sentry.Root, s.sentry.Cwd, s.sentry.Umask, s.sentry.Exe = creds, root, cwd, p.Umask, plan.Exe
 	spec := platform.Spec{File: plan.File, Argv: plan.Argv, Env: plan.Env, Files: p.Files, Creds: p.Creds, Rlimits: p.Rlimits, EmptyRoot: true, Terminal: p.Terminal,
-		NewPIDNamespace: s.pidns == nil, PIDNamespace: s.pidns}
+		NewPIDNamespace: s.pidns == nil, PIDNamespace: s.pidns, OOMScoreAdj: p.OOMScoreAdj}
 	// /proc shows the namespace's ids from the program's first call on.
 	s.Kernel.SetPIDNamespace()
 	proc, err := s.plat.Start(spec)

@@ -255,7 +255,7 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan o
 		return nil, nil, err
 	}
 	proc, err := sb.Start(boot.Process{
-		Argv: p.Args, Env: p.Env, Cwd: path.Clean(p.Cwd), Umask: umask,
+		Argv: p.Args, Env: p.Env, Cwd: path.Clean(p.Cwd), Umask: umask, OOMScoreAdj: p.OOMScoreAdj,
 		Files: stdio, Creds: creds, Rlimits: rlimits, Terminal: p.Terminal,
 	})
 	if err != nil {

@@ -175,6 +175,8 @@ type Spec struct {
 	// one instead. Tasks keep their ids in the sentry's namespace.
 	NewPIDNamespace bool
 	PIDNamespace    *os.File
+	// OOMScoreAdj, if set, is the program's /proc/<pid>/oom_score_adj.
+	OOMScoreAdj *int
 }
 
 // Rlimit is one resource limit (RLIMIT_*).

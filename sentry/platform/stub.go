@@ -208,6 +208,12 @@ func (p *Platform) Start(spec Spec) (*Process, error) {
 		}
 		return nil, err
 	}
+	if spec.OOMScoreAdj != nil {
+		// Set on the waiting stub; the exec keeps it.
+		if err := os.WriteFile("/proc/"+strconv.Itoa(proc.pid)+"/oom_score_adj", []byte(strconv.Itoa(*spec.OOMScoreAdj)), 0); err != nil {
+			return fail(fmt.Errorf("platform: oom_score_adj: %w", err))
+		}
+	}
 	if spec.NewPIDNamespace {
 		// Now, while the stub waits: the program may exit at once.
 		if proc.pidns, err = os.Open("/proc/" + strconv.Itoa(proc.pid) + "/ns/pid"); err != nil {

@@ -515,3 +515,20 @@ echo sandbox2 > /proc/sys/kernel/hostname 2>&1; cat /proc/sys/kernel/hostname; h
 		t.Errorf("masked and read-only paths: %q exit %d, want %q", out, code, want)
 	}
 }
+
+// TestOOMScoreAdj applies process.oomScoreAdj before the program runs.
+func TestOOMScoreAdj(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/sh", "-c", "cat /proc/self/oom_score_adj /proc/1/oom_score_adj")
+	p := filepath.Join(b, "config.json")
+	raw, err := os.ReadFile(p)
+	must(t, err)
+	var spec map[string]any
+	must(t, json.Unmarshal(raw, &spec))
+	spec["process"].(map[string]any)["oomScoreAdj"] = 500
+	raw, _ = json.Marshal(spec)
+	must(t, os.WriteFile(p, raw, 0o644))
+	if out, code := r.run("run", "--bundle", b, "oom"); out != "500\n500\n" || code != 0 {
+		t.Errorf("oom_score_adj: %q exit %d", out, code)
+	}
+}
