@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"runsc.dev/runsc/test/debroot"
 )
 
 // buildMicro compiles microbench.c (next to this file) statically.
@@ -82,45 +82,11 @@ func busyboxRoot(dir, micro string, dataMiB int) error {
 	return addBench(dir, micro, dataMiB)
 }
 
-// debianPackages match test/e2e's Debian root, whose cache this shares.
-const debianPackages = "python3,perl,sqlite3,procps"
-
-// debianCache returns the Debian bookworm root that test/e2e caches in
-// test/cache (or $RUNSC_TEST_CACHE), making it with debootstrap if it is
-// missing. The same lock file and the same rule (the tree appears under
-// its final name only once complete) keep the two from racing.
-func debianCache(cache string) (string, error) {
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return "", err
-	}
-	dir := filepath.Join(cache, "debian-bookworm")
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
-	}
-	tmp := dir + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return "", err
-	}
-	cmd := exec.Command("debootstrap", "--variant=minbase", "--include="+debianPackages, "bookworm", tmp, "http://deb.debian.org/debian")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("debootstrap: %v\n%s", err, tail(b, 2000))
-	}
-	return dir, os.Rename(tmp, dir)
-}
-
 // debianRoot copies the cached Debian root to dir, so a runtime that
 // writes through to it (runc) cannot spoil the cache, and adds the macro
 // workloads' inputs.
 func debianRoot(cache, dir, micro string) error {
-	src, err := debianCache(cache)
+	src, err := debroot.Dir(cache)
 	if err != nil {
 		return err
 	}
@@ -134,13 +100,6 @@ func debianRoot(cache, dir, micro string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "bench/insert.sql"), insertSQL(100, 1000), 0o644)
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }
 
 // smallFilesTar writes a tarball of dirs directories of files files each,

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"runsc.dev/runsc/test/debroot"
 )
 
 var (
@@ -92,7 +94,36 @@ func setup(m *testing.M) (int, error) {
 	if err := importBusybox(dir); err != nil {
 		return 0, err
 	}
+	if err := importDebian(); err != nil {
+		return 0, err
+	}
 	return m.Run(), nil
+}
+
+// debianImage is the cached debootstrap root (test/debroot) as an image.
+const debianImage = "runsc-test-debian"
+
+func importDebian() error {
+	cache, err := debroot.CacheDir()
+	if err != nil {
+		return err
+	}
+	root, err := debroot.Dir(cache)
+	if err != nil {
+		return err
+	}
+	tar := exec.Command("tar", "-C", root, "-c", ".")
+	imp := exec.Command("docker", "-H", "unix://"+sock, "import", "-", debianImage)
+	imp.Stdin, _ = tar.StdoutPipe()
+	if err := tar.Start(); err != nil {
+		return err
+	}
+	if out, err := imp.CombinedOutput(); err != nil {
+		tar.Process.Kill()
+		tar.Wait()
+		return fmt.Errorf("docker import of the Debian root: %v\n%s", err, out)
+	}
+	return tar.Wait()
 }
 
 // importBusybox makes the test image: busybox-static and its applets.
@@ -392,5 +423,18 @@ func TestDevices(t *testing.T) {
 	}
 	if out, code := run(t, "--device-cgroup-rule", "c 1:11 r", image, "sh", "-c", "mknod /tmp/k c 1 11 && timeout 1 head -c 1 /tmp/k >/dev/null; echo $?"); out != "0\n" && out != "143\n" || code != 0 {
 		t.Errorf("kmsg allowed by a rule: %q exit %d", out, code)
+	}
+}
+
+// TestDebianImage runs programs of the debootstrap image: bash, Python and
+// apt's tools, as root and as another user, with a writable root.
+func TestDebianImage(t *testing.T) {
+	out, code := run(t, debianImage, "bash", "-c", `cut -d. -f1 /etc/debian_version; python3 -c 'import sqlite3, json; print(json.dumps(sqlite3.connect(":memory:").execute("select 6*7").fetchone()))'; dpkg -s python3 | grep -c '^Status: install ok installed'; echo hi > /etc/motd && cat /etc/motd`)
+	if want := "12\n[42]\n1\nhi\n"; out != want || code != 0 {
+		t.Errorf("debian image: %q exit %d, want %q", out, code, want)
+	}
+	out, code = run(t, "--user", "1000:1000", debianImage, "bash", "-c", `id -u; touch /etc/x 2>&1 | sed 's/.*: //'; echo ok > /tmp/x && cat /tmp/x`)
+	if want := "1000\nPermission denied\nok\n"; out != want || code != 0 {
+		t.Errorf("debian image as 1000: %q exit %d, want %q", out, code, want)
 	}
 }
