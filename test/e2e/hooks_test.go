@@ -8,17 +8,10 @@ import (
 	"testing"
 )
 
-// withHooks adds hooks to the bundle's config.json.
+// withHooks sets the bundle's hooks.
 func withHooks(t *testing.T, b string, hooks map[string]any) {
 	t.Helper()
-	p := filepath.Join(b, "config.json")
-	raw, err := os.ReadFile(p)
-	must(t, err)
-	var spec map[string]any
-	must(t, json.Unmarshal(raw, &spec))
-	spec["hooks"] = hooks
-	raw, _ = json.Marshal(spec)
-	must(t, os.WriteFile(p, raw, 0o644))
+	editSpec(t, b, func(spec map[string]any) { spec["hooks"] = hooks })
 }
 
 // recordHook is a hook that appends its name and the state it got on stdin

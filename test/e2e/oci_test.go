@@ -457,24 +457,19 @@ echo x > /dev/null && echo null ok
 mknod /tmp/k c 1 11 && echo mknod ok && cat /tmp/k 2>&1
 mknod /tmp/f c 1 7 && head -c 1 /tmp/f | od -An -tx1
 mknod /tmp/b b 7 0 && echo mknod b ok && head -c 1 /tmp/b 2>&1`)
-	p := filepath.Join(b, "config.json")
-	raw, err := os.ReadFile(p)
-	must(t, err)
-	var spec map[string]any
-	must(t, json.Unmarshal(raw, &spec))
-	linux := spec["linux"].(map[string]any)
-	linux["devices"] = []map[string]any{
-		{"path": "/dev/myzero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640, "uid": 0, "gid": 0},
-		{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 0o666},
-	}
-	allow := func(major, minor int) map[string]any {
-		return map[string]any{"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}
-	}
-	linux["resources"] = map[string]any{"devices": []map[string]any{
-		{"allow": false, "access": "rwm"}, allow(1, 5),
-	}}
-	raw, _ = json.Marshal(spec)
-	must(t, os.WriteFile(p, raw, 0o644))
+	editSpec(t, b, func(spec map[string]any) {
+		linux := spec["linux"].(map[string]any)
+		linux["devices"] = []map[string]any{
+			{"path": "/dev/myzero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640, "uid": 0, "gid": 0},
+			{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 0o666},
+		}
+		allow := func(major, minor int) map[string]any {
+			return map[string]any{"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}
+		}
+		linux["resources"] = map[string]any{"devices": []map[string]any{
+			{"allow": false, "access": "rwm"}, allow(1, 5),
+		}}
+	})
 	out, code := r.run("run", "--bundle", b, "dev")
 	want := `crw-r----- 1:5 0:0 /dev/myzero
 crw-rw-rw- a:c8 0:0 /dev/net/tun
@@ -499,16 +494,11 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 	r := newRunsc(t)
 	b := bundle(t, "/bin/sh", "-c", `echo "[$(cat /proc/uptime)]"; ls -A /proc/sys/fs | wc -l; touch /proc/sys/fs/x 2>&1
 echo sandbox2 > /proc/sys/kernel/hostname 2>&1; cat /proc/sys/kernel/hostname; head -c 5 /proc/version`)
-	p := filepath.Join(b, "config.json")
-	raw, err := os.ReadFile(p)
-	must(t, err)
-	var spec map[string]any
-	must(t, json.Unmarshal(raw, &spec))
-	linux := spec["linux"].(map[string]any)
-	linux["maskedPaths"] = []string{"/proc/uptime", "/proc/sys/fs", "/proc/kcore", "/sys/firmware"}
-	linux["readonlyPaths"] = []string{"/proc/sys", "/proc/sysrq-trigger"}
-	raw, _ = json.Marshal(spec)
-	must(t, os.WriteFile(p, raw, 0o644))
+	editSpec(t, b, func(spec map[string]any) {
+		linux := spec["linux"].(map[string]any)
+		linux["maskedPaths"] = []string{"/proc/uptime", "/proc/sys/fs", "/proc/kcore", "/sys/firmware"}
+		linux["readonlyPaths"] = []string{"/proc/sys", "/proc/sysrq-trigger"}
+	})
 	out, code := r.run("run", "--bundle", b, "masked")
 	want := "[]\n0\ntouch: /proc/sys/fs/x: Read-only file system\n/bin/sh: can't create /proc/sys/kernel/hostname: Read-only file system\nsandbox\nLinux"
 	if out != want || code != 0 {
@@ -520,15 +510,24 @@ echo sandbox2 > /proc/sys/kernel/hostname 2>&1; cat /proc/sys/kernel/hostname; h
 func TestOOMScoreAdj(t *testing.T) {
 	r := newRunsc(t)
 	b := bundle(t, "/bin/sh", "-c", "cat /proc/self/oom_score_adj /proc/1/oom_score_adj")
-	p := filepath.Join(b, "config.json")
+	editSpec(t, b, func(spec map[string]any) {
+		spec["process"].(map[string]any)["oomScoreAdj"] = 500
+	})
+	if out, code := r.run("run", "--bundle", b, "oom"); out != "500\n500\n" || code != 0 {
+		t.Errorf("oom_score_adj: %q exit %d", out, code)
+	}
+}
+
+// editSpec changes the bundle's config.json.
+func editSpec(t *testing.T, bundle string, edit func(spec map[string]any)) {
+	t.Helper()
+	p := filepath.Join(bundle, "config.json")
 	raw, err := os.ReadFile(p)
 	must(t, err)
 	var spec map[string]any
 	must(t, json.Unmarshal(raw, &spec))
-	spec["process"].(map[string]any)["oomScoreAdj"] = 500
-	raw, _ = json.Marshal(spec)
+	edit(spec)
+	raw, err = json.Marshal(spec)
+	must(t, err)
 	must(t, os.WriteFile(p, raw, 0o644))
-	if out, code := r.run("run", "--bundle", b, "oom"); out != "500\n500\n" || code != 0 {
-		t.Errorf("oom_score_adj: %q exit %d", out, code)
-	}
 }
