@@ -67,7 +67,7 @@ var (
 	}
 	// pending are mount types whose synthetic file systems do not exist yet:
 	// an empty read-only directory is mounted so nothing of the host shows.
-	pending = map[string]bool{"proc": true, "sysfs": true, "devpts": true, "mqueue": true, "cgroup": true, "cgroup2": true}
+	pending = map[string]bool{"proc": true, "sysfs": true, "devpts": true, "mqueue": true}
 )
 
 // isBind reports whether m is a bind mount.
@@ -186,6 +186,11 @@ func (n *Namespace) Build() (*fs.VFS, error) {
 		// one, as runc's /dev has.
 		if err := n.mountDevpts(v, ctx, "/dev/pts", 0, nil, nil); err != nil {
 			n.Warn("no /dev/pts: %v", err)
+		}
+	}
+	if !have["/sys/fs/cgroup"] {
+		if err := mountCgroup(v, ctx, "/sys/fs/cgroup", "cgroup"); err != nil {
+			n.Warn("no /sys/fs/cgroup: %v", err)
 		}
 	}
 	if err := n.protectPaths(v, ctx); err != nil {
@@ -337,10 +342,22 @@ func (n *Namespace) mountFS(v *fs.VFS, ctx *fs.Context, m specs.Mount, b boundTr
 		return n.mountSynthetic(v, ctx, m.Type, dst, nested)
 	case m.Type == "devpts":
 		return n.mountDevpts(v, ctx, dst, flags, data, nested)
+	case m.Type == "cgroup" || m.Type == "cgroup2":
+		return mountCgroup(v, ctx, dst, source(m, "cgroup"))
 	case pending[m.Type]:
 		return mountPending(v, ctx, dst, nested)
 	default:
 		return &errUnsupported{fmt.Sprintf("mount %q: unsupported type %q (supported: bind, tmpfs, proc, sysfs, devpts, mqueue, cgroup)", dst, m.Type)}
+	}
+	return nil
+}
+
+// mountCgroup mounts the read-only cgroup v2 view of the sandbox's own
+// cgroup (sys.NewCgroup) at dst.
+func mountCgroup(v *fs.VFS, ctx *fs.Context, dst, source string) error {
+	flags := uint32(fs.MountReadOnly | fs.MountNoSuid | fs.MountNoDev | fs.MountNoExec)
+	if _, err := v.Mount(ctx, v.Root(), dst, sys.NewCgroup(), flags, source); err != nil {
+		return fmt.Errorf("mount %q: %w", dst, err)
 	}
 	return nil
 }

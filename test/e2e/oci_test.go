@@ -531,3 +531,27 @@ func editSpec(t *testing.T, bundle string, edit func(spec map[string]any)) {
 	must(t, err)
 	must(t, os.WriteFile(p, raw, 0o644))
 }
+
+// TestCgroupView reads the container's limits the way runtimes (Go, the
+// JVM) find them: a cgroup2 mount at /sys/fs/cgroup in mountinfo,
+// "0::/" in /proc/self/cgroup, and the limits of the spec in
+// memory.max, cpu.max and pids.max, read-only.
+func TestCgroupView(t *testing.T) {
+	r := newRunsc(t)
+	b := bundle(t, "/bin/sh", "-c", `grep -c ' /sys/fs/cgroup .* - cgroup2 ' /proc/self/mountinfo; cat /proc/self/cgroup
+cd /sys/fs/cgroup && cat cgroup.controllers memory.max cpu.max pids.max; echo 1 > memory.max`)
+	editSpec(t, b, func(spec map[string]any) {
+		linux := spec["linux"].(map[string]any)
+		linux["cgroupsPath"] = fmt.Sprintf("/runsc-test-cgroup-%d", os.Getpid())
+		linux["resources"] = map[string]any{
+			"memory": map[string]any{"limit": 64 << 20},
+			"cpu":    map[string]any{"quota": 50000, "period": 100000},
+			"pids":   map[string]any{"limit": 100},
+		}
+	})
+	out, code := r.run("run", "--bundle", b, "cg")
+	want := "1\n0::/\ncpu memory pids\n67108864\n50000 100000\n100\n/bin/sh: can't create memory.max: Read-only file system\n"
+	if out != want || code != 1 {
+		t.Errorf("cgroup view: %q exit %d, want %q exit 1", out, code, want)
+	}
+}
