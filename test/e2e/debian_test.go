@@ -594,12 +594,13 @@ rm -r /srv/many /tmp/many && [ ! -e /srv/many ] && [ ! -e /tmp/many ] && echo go
 	}
 }
 
-// TestDebianThreadsFileCalls runs 8 threads that open, stat, read and close
-// their own files concurrently for 2 seconds and check every result, then
-// again with a SIGALRM every 100 µs landing on any of them.
+// TestDebianThreadsFileCalls runs 8 threads that open, stat, dup, read and
+// close their own files concurrently for 10 seconds and checks every
+// result, then for 2 seconds with a SIGALRM every 100 µs landing on any of
+// them.
 func TestDebianThreadsFileCalls(t *testing.T) {
 	bin := compile(t, "threads.c", "-pthread")
-	for _, args := range []string{"2", "2 100"} {
+	for _, args := range []string{"10", "2 100"} {
 		out, errOut, ws := runProgram(t, bin, args)
 		if out != "ok\n" || ws != 0 {
 			t.Fatalf("threads %s: %q %s\nstderr %s", args, out, describe(ws), errOut)
