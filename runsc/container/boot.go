@@ -7,7 +7,9 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -25,7 +27,9 @@ type BootOptions struct {
 	ConsoleSocket     string
 	Overlay           bool
 	IgnoreUnsupported bool
-	Warn              func(format string, args ...any)
+	// HostNetwork: the sandbox runs in the host's network namespace.
+	HostNetwork bool
+	Warn        func(format string, args ...any)
 }
 
 // Boot is the body of the sandbox process ("runsc boot", started by
@@ -94,7 +98,7 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan o
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := setupHost(spec); err != nil {
+	if err := setupHost(spec, o.HostNetwork); err != nil {
 		return nil, nil, err
 	}
 	rootfs := RootfsPath(spec, bundle)
@@ -288,15 +292,73 @@ func hasOption(m specs.Mount, o string) bool {
 	return false
 }
 
-// setupHost prepares the sandbox's own namespaces: hostname, and the
-// loopback interface of a new network namespace.
-func setupHost(spec *specs.Spec) error {
+// setupHost prepares the sandbox's own namespaces: hostname, sysctls, and
+// the loopback interface of a new network namespace.
+func setupHost(spec *specs.Spec, hostNetwork bool) error {
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("hostname: %w", err)
 		}
 	}
+	if spec.Linux != nil {
+		if err := setSysctls(spec.Linux.Sysctl, hasNamespace(spec, specs.NetworkNamespace) && !hostNetwork); err != nil {
+			return err
+		}
+	}
 	return loopbackUp()
+}
+
+// ipcSysctls are the IPC namespace's sysctls besides fs.mqueue.*.
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// setSysctls writes linux.sysctl, which the sandbox's own namespaces hold
+// (its IPC and UTS ones always; net.* only with a network namespace of its
+// own): runc refuses the others, and so does runsc, so that nothing of
+// the host's kernel changes.
+func setSysctls(sysctls map[string]string, ownNet bool) error {
+	keys := make([]string, 0, len(sysctls))
+	for k := range sysctls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		name := strings.ReplaceAll(key, "/", ".")
+		switch {
+		case ipcSysctls[name], strings.HasPrefix(name, "fs.mqueue."):
+		case name == "kernel.hostname", name == "kernel.domainname":
+		case strings.HasPrefix(name, "net."):
+			if !ownNet {
+				return fmt.Errorf("linux.sysctl %q: the sandbox shares the host's network namespace", key)
+			}
+		default:
+			return fmt.Errorf("linux.sysctl %q: not in a namespace of the sandbox's own", key)
+		}
+		if strings.Contains(name, "..") {
+			return fmt.Errorf("linux.sysctl %q: bad name", key)
+		}
+		p := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+		if err := os.WriteFile(p, []byte(sysctls[key]), 0); err != nil {
+			return fmt.Errorf("linux.sysctl %q: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// hasNamespace reports whether the spec gives the container a namespace of
+// the type (new or joined).
+func hasNamespace(spec *specs.Spec, typ specs.LinuxNamespaceType) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // loopbackUp brings lo up (a new network namespace starts with it down).

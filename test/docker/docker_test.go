@@ -438,3 +438,10 @@ func TestDebianImage(t *testing.T) {
 		t.Errorf("debian image as 1000: %q exit %d, want %q", out, code, want)
 	}
 }
+
+// TestSysctl passes a namespaced sysctl with --sysctl.
+func TestSysctl(t *testing.T) {
+	if out, code := run(t, "--sysctl", "net.core.somaxconn=1024", image, "cat", "/proc/sys/net/core/somaxconn"); out != "1024\n" || code != 0 {
+		t.Errorf("--sysctl: %q exit %d", out, code)
+	}
+}

@@ -555,3 +555,31 @@ cd /sys/fs/cgroup && cat cgroup.controllers memory.max cpu.max pids.max; echo 1 
 		t.Errorf("cgroup view: %q exit %d, want %q exit 1", out, code, want)
 	}
 }
+
+// TestSysctl applies linux.sysctl in the sandbox's own namespaces (what
+// /proc/sys shows inside changes, the host's does not) and refuses a sysctl
+// of the host's kernel, as runc does.
+func TestSysctl(t *testing.T) {
+	r := newRunsc(t)
+	before, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	must(t, err)
+	b := bundle(t, "/bin/sh", "-c", "cat /proc/sys/net/core/somaxconn /proc/sys/net/ipv4/ip_local_port_range")
+	editSpec(t, b, func(spec map[string]any) {
+		spec["linux"].(map[string]any)["sysctl"] = map[string]string{
+			"net.core.somaxconn": "1234", "net.ipv4.ip_local_port_range": "2000 3000", "kernel.shmmax": "1000000",
+		}
+	})
+	out, code := r.run("run", "--bundle", b, "sysctl")
+	if want := "1234\n2000\t3000\n"; out != want || code != 0 {
+		t.Errorf("sysctls inside: %q exit %d, want %q", out, code, want)
+	}
+	if after, _ := os.ReadFile("/proc/sys/net/core/somaxconn"); string(after) != string(before) {
+		t.Errorf("the host's somaxconn changed: %q, was %q", after, before)
+	}
+	editSpec(t, b, func(spec map[string]any) {
+		spec["linux"].(map[string]any)["sysctl"] = map[string]string{"kernel.panic": "1"}
+	})
+	if out, code := r.run("run", "--bundle", b, "sysctl2"); code == 0 || !strings.Contains(out, `linux.sysctl "kernel.panic": not in a namespace`) {
+		t.Errorf("a host sysctl: %q exit %d", out, code)
+	}
+}
