@@ -17,8 +17,8 @@ import (
 // namespace) and run natively.
 
 func init() {
-	register(sysBind, unix.SYS_BIND)
-	register(sysConnect, unix.SYS_CONNECT)
+	register(namedSocket(bind), unix.SYS_BIND)
+	register(namedSocket(connect), unix.SYS_CONNECT)
 	register(sysSendto, unix.SYS_SENDTO)
 	register(sysSendmsg, unix.SYS_SENDMSG)
 	register(sysSendmmsg, unix.SYS_SENDMMSG)
@@ -66,16 +66,25 @@ func (x *ctx) socket(fd int) (int, error) {
 	return s, nil
 }
 
-func sysBind(x *ctx) Result {
-	path, named, err := x.unixPath(x.arg(1), x.arg(2))
-	if err != nil || !named {
-		return nativeUnless(err)
+// namedSocket makes the handler of bind or connect: calls on a path-named
+// unix address go to fn with the path and the program's socket (fd
+// argument 0, address and length arguments 1 and 2); others run natively.
+func namedSocket(fn func(x *ctx, path string, sock int) Result) handlerFunc {
+	return func(x *ctx) Result {
+		path, named, err := x.unixPath(x.arg(1), x.arg(2))
+		if err != nil || !named {
+			return nativeUnless(err)
+		}
+		sock, err := x.socket(x.int(0))
+		if err != nil {
+			return fail(err)
+		}
+		defer unix.Close(sock)
+		return fn(x, path, sock)
 	}
-	sock, err := x.socket(x.int(0))
-	if err != nil {
-		return fail(err)
-	}
-	defer unix.Close(sock)
+}
+
+func bind(x *ctx, path string, sock int) Result {
 	domain, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil {
 		return fail(err) // ENOTSOCK
@@ -133,16 +142,7 @@ func (x *ctx) hostAddr(path string) (*unix.SockaddrUnix, error) {
 	return &unix.SockaddrUnix{Name: addr}, nil
 }
 
-func sysConnect(x *ctx) Result {
-	path, named, err := x.unixPath(x.arg(1), x.arg(2))
-	if err != nil || !named {
-		return nativeUnless(err)
-	}
-	sock, err := x.socket(x.int(0))
-	if err != nil {
-		return fail(err)
-	}
-	defer unix.Close(sock)
+func connect(x *ctx, path string, sock int) Result {
 	sa, err := x.hostAddr(path)
 	if err != nil {
 		return fail(err)

@@ -112,8 +112,13 @@ func importDebian() error {
 	if err != nil {
 		return err
 	}
+	return dockerImport(root, debianImage)
+}
+
+// dockerImport makes the image name of the directory root.
+func dockerImport(root, name string) error {
 	tar := exec.Command("tar", "-C", root, "-c", ".")
-	imp := exec.Command("docker", "-H", "unix://"+sock, "import", "-", debianImage)
+	imp := exec.Command("docker", "-H", "unix://"+sock, "import", "-", name)
 	imp.Stdin, _ = tar.StdoutPipe()
 	if err := tar.Start(); err != nil {
 		return err
@@ -121,7 +126,7 @@ func importDebian() error {
 	if out, err := imp.CombinedOutput(); err != nil {
 		tar.Process.Kill()
 		tar.Wait()
-		return fmt.Errorf("docker import of the Debian root: %v\n%s", err, out)
+		return fmt.Errorf("docker import of %s: %v\n%s", root, err, out)
 	}
 	return tar.Wait()
 }
@@ -154,16 +159,7 @@ func importBusybox(dir string) error {
 			os.Symlink("busybox", filepath.Join(root, "bin", a))
 		}
 	}
-	tar := exec.Command("tar", "-C", root, "-c", ".")
-	imp := exec.Command("docker", "-H", "unix://"+sock, "import", "-", image)
-	imp.Stdin, _ = tar.StdoutPipe()
-	if err := tar.Start(); err != nil {
-		return err
-	}
-	if out, err := imp.CombinedOutput(); err != nil {
-		return fmt.Errorf("docker import: %v\n%s", err, out)
-	}
-	return tar.Wait()
+	return dockerImport(root, image)
 }
 
 // docker runs the docker CLI against the private daemon.
