@@ -65,6 +65,7 @@ func checkHooks(h *specs.Hooks) error {
 
 func hookLists(h *specs.Hooks) map[string][]specs.Hook {
 	return map[string][]specs.Hook{
+		//lint:ignore SA1019 deprecated, but Docker's network setup is a prestart hook
 		"prestart": h.Prestart, "createRuntime": h.CreateRuntime, "createContainer": h.CreateContainer,
 		"startContainer": h.StartContainer, "poststart": h.Poststart, "poststop": h.Poststop,
 	}

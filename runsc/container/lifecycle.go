@@ -110,6 +110,7 @@ func (r Root) Create(id string, o CreateOptions) (cmd *exec.Cmd, err error) {
 		hooksRan = true
 		st := r.OCI(s).State
 		st.Status = specs.StateCreating
+		//lint:ignore SA1019 deprecated, but Docker's network setup is a prestart hook
 		if err := runHooks("prestart", spec.Hooks.Prestart, st); err != nil {
 			return cmd, err
 		}
