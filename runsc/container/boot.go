@@ -241,6 +241,13 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan o
 		sb.Close()
 		return nil, nil, fmt.Errorf("start: %w", err)
 	}
+	if spec.Linux != nil {
+		if err := writeSysctls(spec.Linux.Sysctl); err != nil {
+			l.Close()
+			sb.Close()
+			return nil, nil, err
+		}
+	}
 	p := spec.Process
 	umask := uint32(0o022)
 	if p.User.Umask != nil {
@@ -301,7 +308,7 @@ func setupHost(spec *specs.Spec, hostNetwork bool) error {
 		}
 	}
 	if spec.Linux != nil {
-		if err := setSysctls(spec.Linux.Sysctl, hasNamespace(spec, specs.NetworkNamespace) && !hostNetwork); err != nil {
+		if err := checkSysctls(spec.Linux.Sysctl, hasNamespace(spec, specs.NetworkNamespace) && !hostNetwork); err != nil {
 			return err
 		}
 	}
@@ -314,17 +321,13 @@ var ipcSysctls = map[string]bool{
 	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
 }
 
-// setSysctls writes linux.sysctl, which the sandbox's own namespaces hold
-// (its IPC and UTS ones always; net.* only with a network namespace of its
-// own): runc refuses the others, and so does runsc, so that nothing of
-// the host's kernel changes.
-func setSysctls(sysctls map[string]string, ownNet bool) error {
-	keys := make([]string, 0, len(sysctls))
-	for k := range sysctls {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
+// checkSysctls accepts the sysctls of linux.sysctl that the sandbox's own
+// namespaces hold (its IPC and UTS ones always; net.* only with a network
+// namespace of its own): runc refuses the others, and so does runsc, so
+// that nothing of the host's kernel changes. writeSysctls writes them,
+// once the prestart hooks have made the network's interfaces.
+func checkSysctls(sysctls map[string]string, ownNet bool) error {
+	for key := range sysctls {
 		name := strings.ReplaceAll(key, "/", ".")
 		switch {
 		case ipcSysctls[name], strings.HasPrefix(name, "fs.mqueue."):
@@ -339,7 +342,18 @@ func setSysctls(sysctls map[string]string, ownNet bool) error {
 		if strings.Contains(name, "..") {
 			return fmt.Errorf("linux.sysctl %q: bad name", key)
 		}
-		p := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+	}
+	return nil
+}
+
+func writeSysctls(sysctls map[string]string) error {
+	keys := make([]string, 0, len(sysctls))
+	for k := range sysctls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		p := "/proc/sys/" + strings.ReplaceAll(strings.ReplaceAll(key, "/", "."), ".", "/")
 		if err := os.WriteFile(p, []byte(sysctls[key]), 0); err != nil {
 			return fmt.Errorf("linux.sysctl %q: %w", key, err)
 		}

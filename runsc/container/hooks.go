@@ -114,6 +114,8 @@ func runHook(h specs.Hook, state []byte) error {
 	cmd.Stdin = bytes.NewReader(state)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// A hook that leaves a child holding its output must not hang us.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -149,7 +149,8 @@ type devKey struct {
 }
 
 // DeviceRule is one rule of the device cgroup (linux.resources.devices),
-// applied in order, the last match winning, on a cgroup that allows all.
+// applied in order, the last match winning, over a default of deny (runc's
+// emulator is an allow-list; a rule for all devices sets the default).
 type DeviceRule struct {
 	Allow        bool
 	Type         byte  // 'a', 'c' or 'b'
@@ -188,7 +189,7 @@ func (d *Devices) SetRules(rules []DeviceRule) {
 func (d *Devices) Allowed(typ uint32, rdev uint64, access byte) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	allowed := true
+	allowed := d.rules == nil
 	major, minor := int64(unix.Major(rdev)), int64(unix.Minor(rdev))
 	for _, r := range d.rules {
 		switch {
@@ -270,5 +271,6 @@ func (d *Devices) open(typ uint32, rdev uint64, flags int) (*os.File, error) {
 	if f == nil {
 		return nil, unix.ENXIO
 	}
-	return openHost("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), flags)
+	// Never the sentry's controlling terminal (an allowed tty device).
+	return openHost("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), flags|unix.O_NOCTTY)
 }

@@ -121,14 +121,16 @@ func (t *Task) FDFiles() []FDFile {
 // PPid returns the thread group id of the parent the task was forked from.
 func (t *Task) PPid() int { return t.ppid }
 
-// SignalPending reports whether a signal the thread does not block waits
-// for it (its own or its process's), from the host's /proc.
+// SignalPending reports whether a signal that would interrupt a call waits
+// for the thread (its own or its process's), from the host's /proc: one it
+// does not block and does not ignore. A traced task queues even ignored
+// signals (the tracer sees them all), so those are left out here.
 func (t *Task) SignalPending() bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(t.Tid()) + "/status")
 	if err != nil {
 		return false
 	}
-	var pending, blocked uint64
+	var pending, blocked, ignored, caught uint64
 	for _, line := range strings.Split(string(b), "\n") {
 		key, val, ok := strings.Cut(line, ":")
 		if !ok {
@@ -143,10 +145,18 @@ func (t *Task) SignalPending() bool {
 			pending |= v
 		case "SigBlk":
 			blocked = v
+		case "SigIgn":
+			ignored = v
+		case "SigCgt":
+			caught = v
 		}
 	}
-	return pending&^blocked != 0
+	return pending&^blocked&^ignored&^(defaultIgnored&^caught) != 0
 }
+
+// defaultIgnored are the signals whose default action is to ignore them
+// (SIGCHLD, SIGURG, SIGWINCH), as bits of /proc's signal masks.
+const defaultIgnored = 1<<(unix.SIGCHLD-1) | 1<<(unix.SIGURG-1) | 1<<(unix.SIGWINCH-1)
 
 // The program is pid 1 of its own pid namespace (boot.Sandbox); the sentry
 // and the platform name tasks by their ids in the sentry's namespace, and

@@ -132,7 +132,9 @@ func (x *ctx) openBlocking(d *fs.FileDescription, flags int) Result {
 			fd, err := x.install(o.f, flags&unix.O_CLOEXEC != 0, -1)
 			return result(int64(fd), err)
 		case <-tick.C:
-			if !interrupted && (!x.c.Valid() || x.t.SignalPending()) {
+			// Until the wait ends: the opening goroutine may not have
+			// reached its open at the first try.
+			if interrupted || !x.c.Valid() || x.t.SignalPending() {
 				interrupted = true
 				kernel.Unblock(d)
 			}
