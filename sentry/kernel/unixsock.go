@@ -35,7 +35,9 @@ func (k *Kernel) BindUnix(sock int, key SocketKey, path string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dir == nil {
-		dir, err := tmpfs.HostDir(nil, false)
+		// Searchable by all: a connect runs with the program's ids
+		// (the directory is reached only through the sentry's fd).
+		dir, err := tmpfs.HostDir([]string{"mode=0711"}, false)
 		if err != nil {
 			return fmt.Errorf("unix socket directory: %w", err)
 		}
@@ -45,6 +47,11 @@ func (k *Kernel) BindUnix(sock int, key SocketKey, path string) error {
 	s.next++
 	addr := s.prefix + strconv.FormatUint(s.next, 36)
 	if err := unix.Bind(sock, &unix.SockaddrUnix{Name: addr}); err != nil {
+		return err
+	}
+	// The VFS's socket file holds the permissions; the host's must let
+	// any connecting user through.
+	if err := unix.Fchmodat(int(s.dir.Fd()), strconv.FormatUint(s.next, 36), 0o777, 0); err != nil {
 		return err
 	}
 	s.hostOf[key] = addr

@@ -2,7 +2,9 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"runtime"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -149,7 +151,57 @@ func connect(x *ctx, path string, sock int) Result {
 	}
 	// The program's socket description is shared: a non-blocking one
 	// gives EAGAIN here as it would natively.
-	return done(unix.Connect(sock, sa))
+	return x.asCaller(sock, func(s int) Result { return done(unix.Connect(s, sa)) })
+}
+
+// asCaller runs fn on a copy of sock from a goroutine of its own (the call
+// is answered later, so a connect to a full backlog or a send to a full
+// queue holds no receiver), on a new OS thread that has the caller's ids
+// and groups: the peer's SO_PEERCRED and SCM_CREDENTIALS then name the
+// program's user, not the sentry's root. (The pid they carry is the
+// sentry's, outside the sandbox's pid namespace: 0 to the peer.) Raw
+// set*id calls change only that thread, which ends with the goroutine.
+func (x *ctx) asCaller(sock int, fn func(sock int) Result) Result {
+	s, err := unix.Dup(sock)
+	if err != nil {
+		return fail(err)
+	}
+	hc := x.t.HostCreds()
+	return Result{Later: func() Result {
+		defer unix.Close(s)
+		r := make(chan Result, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread goes with its changed ids
+			if hc != nil {
+				if err := setThreadCreds(hc); err != nil {
+					r <- fail(err)
+					return
+				}
+			}
+			r <- fn(s)
+		}()
+		return <-r
+	}}
+}
+
+// setThreadCreds gives the calling thread the ids and groups of c.
+func setThreadCreds(c *kernel.HostCreds) error {
+	groups := make([]uint32, len(c.Groups))
+	copy(groups, c.Groups)
+	var p unsafe.Pointer
+	if len(groups) > 0 {
+		p = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(c.RGID), uintptr(c.EGID), uintptr(c.SGID)); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(c.RUID), uintptr(c.EUID), uintptr(c.SUID)); e != 0 {
+		return e
+	}
+	return nil
 }
 
 func sysSendto(x *ctx) Result {
@@ -179,10 +231,12 @@ func (x *ctx) sendTo(fd int, path string, buf []byte, flags int) Result {
 	if err != nil {
 		return fail(err)
 	}
-	if err := unix.Sendto(sock, buf, flags|unix.MSG_NOSIGNAL, sa); err != nil {
-		return fail(err)
-	}
-	return ok(int64(len(buf)))
+	return x.asCaller(sock, func(s int) Result {
+		if err := unix.Sendto(s, buf, flags|unix.MSG_NOSIGNAL, sa); err != nil {
+			return fail(err)
+		}
+		return ok(int64(len(buf)))
+	})
 }
 
 // msghdr is struct msghdr's fields the sentry reads.
@@ -286,6 +340,10 @@ func sysSendmmsg(x *ctx) Result {
 		r, ok := x.sendMsg(x.int(0), addr, x.int(3))
 		if !ok {
 			r = x.sendConnected(x.int(0), addr, x.int(3))
+		}
+		if r.Later != nil {
+			// One message after the other, each sent as the caller.
+			r = r.Later()
 		}
 		if r.Errno != 0 {
 			if sent > 0 {

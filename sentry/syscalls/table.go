@@ -99,6 +99,20 @@ func observe() Entry { return Entry{Action: Observe} }
 func eperm() Entry   { return Entry{Action: Deny, Errno: unix.EPERM} }
 func enosys() Entry  { return Entry{Action: Deny, Errno: unix.ENOSYS} }
 
+// allowUnless allows the call except when the int argument arg is val,
+// which fails with errno.
+func allowUnless(arg int, val uint64, errno unix.Errno) Entry {
+	e := allow()
+	e.Args = []ArgRule{{Arg: arg, Value: val, Action: Deny, Errno: errno}}
+	return e
+}
+
+// SO_PASSPIDFD and SO_PEERPIDFD (Linux 6.5), which x/sys lacks.
+const (
+	soPassPidfd = 76
+	soPeerPidfd = 77
+)
+
 // trapUnless traps the call except when the int argument arg is one of vals.
 func trapUnless(arg int, vals ...uint64) Entry {
 	e := trap()
@@ -294,8 +308,11 @@ var defs = []def{
 	{unix.SYS_RECVFROM, "recvfrom", allow()},
 	{unix.SYS_SHUTDOWN, "shutdown", allow()},
 	{unix.SYS_LISTEN, "listen", allow()},
-	{unix.SYS_SETSOCKOPT, "setsockopt", allow()},
-	{unix.SYS_GETSOCKOPT, "getsockopt", allow()},
+	// A peer's pidfd would be the sentry's for the unix sockets it
+	// connects on the program's behalf (socket.go): these options fail as
+	// on a kernel before 6.5, and programs fall back to SO_PEERCRED.
+	{unix.SYS_SETSOCKOPT, "setsockopt", allowUnless(2, soPassPidfd, unix.ENOPROTOOPT)},
+	{unix.SYS_GETSOCKOPT, "getsockopt", allowUnless(2, soPeerPidfd, unix.ENOPROTOOPT)},
 	{unix.SYS_SOCKET, "socket", trap()},
 	{unix.SYS_SOCKETPAIR, "socketpair", trap()},
 	{unix.SYS_BIND, "bind", trap()},

@@ -756,6 +756,13 @@ func TestDebianFIFOs(t *testing.T) { compareWithHost(t, "fifo.c") }
 // sandbox's IPC namespace.
 func TestDebianMessageQueues(t *testing.T) { compareWithHost(t, "mqueue.c") }
 
+// TestDebianUnixPeerCreds checks that a unix socket's peer sees the
+// program's user, not the sentry's root, when the sentry connects or sends
+// to a path for it.
+func TestDebianUnixPeerCreds(t *testing.T) {
+	compareWithHost(t, "peercred.c", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+}
+
 // TestDebianErrnos compares the errnos of about 90 failing file calls (bad
 // paths, flags, pointers and fds) in the sandbox's /tmp with the host's on
 // a tmpfs.

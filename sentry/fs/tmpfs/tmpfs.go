@@ -139,14 +139,21 @@ func New(o Options) *ramfs.FS {
 // HostDir mounts a host tmpfs with the given mount options and returns its
 // root directory. The mount is made detached (fsopen and fsmount), so it
 // never shows in any mount table and goes with the last fd. It is nosuid,
-// and nodev unless devices is set.
+// and nodev unless devices is set; its root's mode is 0700 unless opts
+// set one.
 func HostDir(opts []string, devices bool) (*os.File, error) {
 	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("host tmpfs: fsopen: %w", err)
 	}
 	defer unix.Close(fsfd)
-	for _, opt := range append(opts, "mode=0700") {
+	mode := "mode=0700"
+	for _, opt := range opts {
+		if strings.HasPrefix(opt, "mode=") {
+			mode = opt
+		}
+	}
+	for _, opt := range append(opts, mode) {
 		key, val, _ := strings.Cut(opt, "=")
 		if err := unix.FsconfigSetString(fsfd, key, val); err != nil {
 			return nil, fmt.Errorf("host tmpfs: option %q: %w", opt, err)
