@@ -68,6 +68,19 @@ func (t *FDTable) Get(fd int) *File {
 	return t.fds[fd].file
 }
 
+// Acquire returns the file at fd with a reference the caller drops, or
+// nil: a close by another thread meanwhile cannot free it under the caller,
+// as Linux's fdget holds a file for a syscall.
+func (t *FDTable) Acquire(fd int) *File {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.fds[fd].file
+	if f != nil {
+		f.IncRef()
+	}
+	return f
+}
+
 // Cloexec reports the close-on-exec flag of fd.
 func (t *FDTable) Cloexec(fd int) bool {
 	t.mu.Lock()

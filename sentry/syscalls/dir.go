@@ -75,8 +75,8 @@ func (x *ctx) getdents(is64 bool) Result {
 // sysLseek emulates lseek on directories (whose offset lives in the VFS);
 // on everything else the host fd's own offset is the truth.
 func sysLseek(x *ctx) Result {
-	f := x.t.Files().Get(x.int(0))
-	if f == nil || f.Desc.HostFD() >= 0 {
+	f, err := x.file(x.int(0))
+	if err != nil || f == nil || f.Desc.HostFD() >= 0 {
 		return native()
 	}
 	off, err := f.Desc.Seek(int64(x.arg(1)), x.int(2))

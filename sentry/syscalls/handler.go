@@ -62,6 +62,9 @@ type ctx struct {
 	t *kernel.Task
 	c Caller
 	v *fs.VFS
+	// held are the files the call uses (file), released when it is
+	// answered.
+	held []*kernel.File
 }
 
 type handlerFunc func(x *ctx) Result
@@ -80,7 +83,24 @@ func Handle(t *kernel.Task, nr int, c Caller) Result {
 	if h == nil {
 		return fail(unix.ENOSYS)
 	}
-	return h(&ctx{t: t, c: c, v: t.Kernel().VFS})
+	x := &ctx{t: t, c: c, v: t.Kernel().VFS}
+	r := h(x)
+	if later := r.Later; later != nil {
+		r.Later = func() Result {
+			defer x.release()
+			return later()
+		}
+		return r
+	}
+	x.release()
+	return r
+}
+
+func (x *ctx) release() {
+	for _, f := range x.held {
+		f.DecRef()
+	}
+	x.held = nil
 }
 
 // Handled reports whether the syscall layer answers nr itself.
@@ -108,7 +128,8 @@ func (x *ctx) hostFD(fd int) bool { return x.t.HasHostFD(fd) }
 // file returns the sandbox file at fd, or nil for a host fd (errno EBADF if
 // fd is not open at all).
 func (x *ctx) file(fd int) (*kernel.File, error) {
-	if f := x.t.Files().Get(fd); f != nil {
+	if f := x.t.Files().Acquire(fd); f != nil {
+		x.held = append(x.held, f)
 		return f, nil
 	}
 	if fd < 0 || !x.hostFD(fd) {

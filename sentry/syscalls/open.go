@@ -240,8 +240,6 @@ func sysFcntl(x *ctx) Result {
 		if lowest < 0 || uint64(lowest) >= x.nofile() {
 			return fail(unix.EINVAL)
 		}
-		f.IncRef()
-		defer f.DecRef()
 		limit := int(min(x.nofile(), 1<<20))
 		nfd, err := x.t.Files().InstallFrom(f, cmd == unix.F_DUPFD_CLOEXEC, lowest, limit, x.hostFD, x.c.InstallFD)
 		return result(int64(nfd), err)
@@ -249,7 +247,7 @@ func sysFcntl(x *ctx) Result {
 		x.t.Files().SetCloexec(fd, x.arg(2)&unix.FD_CLOEXEC != 0)
 		return native()
 	case unix.F_SETFL:
-		if f := x.t.Files().Get(fd); f != nil {
+		if f, _ := x.file(fd); f != nil {
 			f.Desc.SetStatusFlags(x.int(2))
 		}
 		return native()
