@@ -334,6 +334,26 @@ func (p *Platform) spawn(spec Spec, childSock *os.File) (*Process, error) {
 	return proc, nil
 }
 
+// SetThreadIDs gives the calling thread the supplementary groups and the
+// real, effective and saved gids and uids. Raw syscalls change only this
+// thread (Go's own set*id calls change every thread of the process).
+func SetThreadIDs(groups []uint32, gids, uids [3]uint32) error {
+	var gp unsafe.Pointer
+	if len(groups) > 0 {
+		gp = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gids[0]), uintptr(gids[1]), uintptr(gids[2])); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uids[0]), uintptr(uids[1]), uintptr(uids[2])); e != 0 {
+		return e
+	}
+	return nil
+}
+
 // setCreds gives the stub's thread (the one that execs the program) the
 // program's ids and capabilities. Raw syscalls change only this thread,
 // which is all that exec keeps.
@@ -348,19 +368,8 @@ func setCreds(c *Creds) error {
 	if _, _, e := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); e != 0 {
 		return e
 	}
-	groups := c.Groups
-	var gp unsafe.Pointer
-	if len(groups) > 0 {
-		gp = unsafe.Pointer(&groups[0])
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
-		return e
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(c.GID), uintptr(c.GID), uintptr(c.GID)); e != 0 {
-		return e
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(c.UID), uintptr(c.UID), uintptr(c.UID)); e != 0 {
-		return e
+	if err := SetThreadIDs(c.Groups, [3]uint32{c.GID, c.GID, c.GID}, [3]uint32{c.UID, c.UID, c.UID}); err != nil {
+		return err
 	}
 	// A program gets no capability the sentry lacks.
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}

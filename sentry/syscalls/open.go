@@ -236,11 +236,11 @@ func sysFcntl(x *ctx) Result {
 		if f == nil {
 			return native()
 		}
-		lowest := x.int(2)
-		if lowest < 0 || uint64(lowest) >= x.nofile() {
+		lowest, nofile := x.int(2), x.nofile()
+		if lowest < 0 || uint64(lowest) >= nofile {
 			return fail(unix.EINVAL)
 		}
-		limit := int(min(x.nofile(), 1<<20))
+		limit := int(min(nofile, 1<<20))
 		nfd, err := x.t.Files().InstallFrom(f, cmd == unix.F_DUPFD_CLOEXEC, lowest, limit, x.hostFD, x.c.InstallFD)
 		return result(int64(nfd), err)
 	case unix.F_SETFD:

@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"runtime"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/runsc/sentry/kernel"
+	"runsc.dev/runsc/sentry/platform"
 )
 
 // Unix sockets named by a path live in the VFS (kernel.BindUnix): bind
@@ -173,7 +173,8 @@ func (x *ctx) asCaller(sock int, fn func(sock int) Result) Result {
 		go func() {
 			runtime.LockOSThread() // never unlocked: the thread goes with its changed ids
 			if hc != nil {
-				if err := setThreadCreds(hc); err != nil {
+				gids, uids := [3]uint32{hc.RGID, hc.EGID, hc.SGID}, [3]uint32{hc.RUID, hc.EUID, hc.SUID}
+				if err := platform.SetThreadIDs(append([]uint32(nil), hc.Groups...), gids, uids); err != nil {
 					r <- fail(err)
 					return
 				}
@@ -182,26 +183,6 @@ func (x *ctx) asCaller(sock int, fn func(sock int) Result) Result {
 		}()
 		return <-r
 	}}
-}
-
-// setThreadCreds gives the calling thread the ids and groups of c.
-func setThreadCreds(c *kernel.HostCreds) error {
-	groups := make([]uint32, len(c.Groups))
-	copy(groups, c.Groups)
-	var p unsafe.Pointer
-	if len(groups) > 0 {
-		p = unsafe.Pointer(&groups[0])
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
-		return e
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(c.RGID), uintptr(c.EGID), uintptr(c.SGID)); e != 0 {
-		return e
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(c.RUID), uintptr(c.EUID), uintptr(c.SUID)); e != 0 {
-		return e
-	}
-	return nil
 }
 
 func sysSendto(x *ctx) Result {
