@@ -80,6 +80,7 @@ func NewSandbox(v *fs.VFS) (*Sandbox, error) {
 	if s.plat, err = platform.New(s.sentry, syscalls.Policy(), syscalls.RestartNrs(), platform.Config{}); err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
+	s.Kernel.SetPlacement(s.plat)
 	ok = true
 	return s, nil
 }

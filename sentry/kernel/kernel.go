@@ -34,6 +34,8 @@ type Kernel struct {
 
 	sockets unixSockets
 	pidns   atomic.Bool // programs run in their own pid namespace (VPid)
+	// placement is set before the first program starts (SetPlacement).
+	placement Placement
 
 	mu    sync.Mutex
 	tasks map[int]*Task // by host tid

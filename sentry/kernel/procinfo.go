@@ -225,3 +225,31 @@ func nsPid(h int) int {
 	}
 	return 0
 }
+
+// Placement is the platform's placement of tasks on CPUs
+// (platform.Platform): a task it moved shows another affinity than the
+// kernel's, and a task whose affinity the program sets is left alone.
+type Placement interface {
+	Affinity(tid int) (set unix.CPUSet, ok bool)
+	KeepAffinity(tid int)
+}
+
+// SetPlacement installs the platform's placement; call it before the first
+// program starts.
+func (k *Kernel) SetPlacement(p Placement) { k.placement = p }
+
+// Affinity returns the CPUs host task tid shows as its affinity when the
+// platform placed it; ok is false when the kernel's own answer stands.
+func (k *Kernel) Affinity(tid int) (set unix.CPUSet, ok bool) {
+	if k.placement == nil {
+		return set, false
+	}
+	return k.placement.Affinity(tid)
+}
+
+// KeepAffinity records that the program sets host task tid's affinity.
+func (k *Kernel) KeepAffinity(tid int) {
+	if k.placement != nil {
+		k.placement.KeepAffinity(tid)
+	}
+}

@@ -59,7 +59,8 @@ var placements = []struct {
 	cfg  platform.Config
 	pin  bool
 }{
-	{"free", platform.Config{}, false},
+	{"free", platform.Config{Placement: platform.Free}, false},
+	{"placed", platform.Config{}, false},
 	{"same-cpu", platform.Config{Receivers: 1, ReceiverCPUs: []int{0}}, true},
 	{"other-cpu", platform.Config{Receivers: 1, ReceiverCPUs: []int{1}}, true},
 	{"per-cpu", platform.Config{Receivers: 2, ReceiverCPUs: []int{0, 1}}, true},

@@ -160,6 +160,26 @@ func (l *listener) receive(cpu int) {
 	// Locked for life: a pinned thread must not go back to the pool, and
 	// the goroutine exiting locked ends the thread.
 	runtime.LockOSThread()
+	if cpu >= 0 && unix.Gettid() == unix.Getpid() {
+		// Never pin the main thread: its affinity is the process's
+		// (sched_getaffinity(pid), /proc/<pid>/status). Hold it so that
+		// the receiver below runs on another thread.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			l.loop(cpu)
+		}()
+		<-done
+		runtime.UnlockOSThread()
+		return
+	}
+	l.loop(cpu)
+}
+
+// loop receives and answers notifications on the locked thread, pinned to
+// cpu if it is not -1.
+func (l *listener) loop(cpu int) {
 	if cpu >= 0 {
 		var set unix.CPUSet
 		set.Set(cpu)
@@ -195,6 +215,7 @@ func (l *listener) dispatch(n *seccompNotif) {
 		// The platform's own stub before the program's exec.
 		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 	default:
+		l.plat.trapped(t)
 		t.interrupted.Store(false)
 		c := &Call{Task: t, Nr: int(n.Nr), Args: n.Args, IP: n.IP, id: n.ID, b: l}
 		resp := l.plat.h.Syscall(c)

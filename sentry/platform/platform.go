@@ -96,6 +96,10 @@ type Task struct {
 	// ERESTARTSYS itself (a signal ended its wait), which signalStop must
 	// leave as it is.
 	interrupted atomic.Bool
+	// pin is the task's placement state, lastTrap the time of its last
+	// trapped call since placer.epoch (placement.go).
+	pin      atomic.Int32
+	lastTrap atomic.Int64
 
 	// tracer only
 	syscallRun bool // resume with PTRACE_SYSCALL, not PTRACE_CONT

@@ -539,3 +539,64 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }
+
+// TestPlacement checks the default placement: a task that traps runs on
+// the receivers' CPU only, the program is told its affinity is the
+// sandbox's, and a task that stops trapping gets every CPU back. With
+// Free nothing moves.
+func TestPlacement(t *testing.T) {
+	needRoot(t)
+	var all unix.CPUSet
+	must(t, unix.SchedGetaffinity(0, &all))
+	if all.Count() < 2 {
+		t.Skip("one CPU: placement is off")
+	}
+	for _, mode := range []platform.Placement{platform.SameCPU, platform.Free} {
+		p := newPlatform(t, newHandler(t), platform.Config{Placement: mode})
+		inR, inW, err := os.Pipe()
+		must(t, err)
+		outR, outW, err := os.Pipe()
+		must(t, err)
+		proc, err := p.Start(platform.Spec{Path: progs["glibc"], Argv: []string{"platform", "trap-wait"},
+			Files: []*os.File{inR, outW, outW}})
+		inR.Close()
+		outW.Close()
+		must(t, err)
+		line, err := bufio.NewReader(outR).ReadString('\n')
+		if err != nil || line != "trapped\n" {
+			t.Fatalf("mode %d: program said %q, %v", mode, line, err)
+		}
+		var set unix.CPUSet
+		must(t, unix.SchedGetaffinity(proc.Pid(), &set))
+		shown, placed := p.Affinity(proc.Pid())
+		if mode == platform.SameCPU {
+			if set.Count() != 1 || !placed || shown != all {
+				t.Errorf("placed: host affinity %v (want one CPU), shown %v %v (want %v)", set, shown, placed, all)
+			}
+			// Released releaseAfter (10 ms) after its last trap.
+			for end := time.Now().Add(5 * time.Second); set != all && time.Now().Before(end); {
+				time.Sleep(10 * time.Millisecond)
+				must(t, unix.SchedGetaffinity(proc.Pid(), &set))
+			}
+		}
+		if set != all {
+			t.Errorf("mode %d: idle task's affinity %v, want %v", mode, set, all)
+		}
+		if mode == platform.Free && placed {
+			t.Errorf("Free placement reports a placed task")
+		}
+		inW.Write([]byte{1})
+		inW.Close()
+		if ws := proc.Wait(); !ws.Exited() || ws.ExitStatus() != 0 {
+			t.Errorf("mode %d: status %#x", mode, int(ws))
+		}
+		outR.Close()
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

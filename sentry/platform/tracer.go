@@ -19,15 +19,18 @@ import (
 type Config struct {
 	// Receivers per program; 0 means one per CPU.
 	Receivers int
-	// ReceiverCPUs pins receiver i to CPU ReceiverCPUs[i%len]; nil leaves
-	// them to the scheduler.
+	// ReceiverCPUs pins receiver i to CPU ReceiverCPUs[i%len] and turns
+	// Placement off; nil leaves the receivers to Placement.
 	ReceiverCPUs []int
+	// Placement of receivers and trapping tasks (placement.go).
+	Placement Placement
 }
 
 // Platform runs programs under one seccomp policy and one Handler.
 type Platform struct {
 	h      Handler
 	cfg    Config
+	pl     *placer
 	filter []unix.SockFilter
 	cookie uint64
 	// restart[nr]: a signal before the sentry received the call restarts
@@ -84,6 +87,13 @@ func New(h Handler, policy Policy, restartNrs []int, cfg Config) (*Platform, err
 	}
 	if p.cfg.Receivers <= 0 {
 		p.cfg.Receivers = runtime.NumCPU()
+	}
+	mode := p.cfg.Placement
+	if len(p.cfg.ReceiverCPUs) > 0 {
+		mode = Free
+	}
+	if p.pl = newPlacer(mode); p.pl.cpu >= 0 {
+		p.cfg.ReceiverCPUs = []int{p.pl.cpu}
 	}
 	started := make(chan error)
 	go p.tracer(started)
@@ -375,6 +385,7 @@ func (p *Platform) cloned(parent *Task, event int) {
 		child.TGID = parent.TGID
 	}
 	child.stub.Store(parent.stub.Load())
+	p.inherit(child, parent)
 	if !child.stub.Load() {
 		p.h.NewTask(child, parent)
 	}

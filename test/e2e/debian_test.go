@@ -837,3 +837,44 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestDebianAffinity: the platform pins a task that traps to its
+// receivers' CPU, but programs see the sandbox's CPUs (nproc, Python,
+// /proc/self/status), and an affinity the program sets itself is kept,
+// also by its children, however much it traps.
+func TestDebianAffinity(t *testing.T) {
+	var all unix.CPUSet
+	must(t, unix.SchedGetaffinity(0, &all))
+	var cpus []string
+	for c := 0; c < len(all)*64; c++ {
+		if all.IsSet(c) {
+			cpus = append(cpus, fmt.Sprint(c))
+		}
+	}
+	last := cpus[len(cpus)-1]
+	script := `py='import os; [os.stat("/") for _ in range(3000)]; print(*sorted(os.sched_getaffinity(0)))'
+python3 -c "$py"
+for i in $(seq 300); do stat / >/dev/null; done; nproc
+grep -h Cpus_allowed_list /proc/self/status
+taskset -c 0 python3 -c "$py"
+taskset -c ` + last + ` sh -c 'python3 -c "$0"; grep -h Cpus_allowed_list /proc/self/status' "$py"`
+	out, errOut, ws := debRun{}.run(t, "/bin/bash", "-c", script)
+	want := fmt.Sprintf("%s\n%d\nCpus_allowed_list:\t%s\n0\n%s\nCpus_allowed_list:\t%s\n",
+		strings.Join(cpus, " "), len(cpus), hostCPUList(t), last, last)
+	if out != want || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
+
+// hostCPUList is this process's Cpus_allowed_list.
+func hostCPUList(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/status")
+	must(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatal("no Cpus_allowed_list")
+	return ""
+}

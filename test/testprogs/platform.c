@@ -273,6 +273,18 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();
 	}
+	if (!strcmp(m, "trap-wait")) {
+		/* Trapped calls, then a native wait for a byte on stdin. */
+		int fd = open("/virt/hello", O_RDONLY);
+		struct stat st;
+		for (int i = 0; i < 2000; i++)
+			if (fd < 0 || fstat(fd, &st) != 0)
+				FAIL("fstat");
+		printf("trapped\n");
+		fflush(stdout);
+		char c;
+		return read(0, &c, 1) == 1 ? 0 : 91;
+	}
 	if (!strcmp(m, "fork-sleep")) {
 		pid_t c = fork();
 		printf("pid %d\n", (int)getpid());

@@ -134,11 +134,12 @@ func meminfo() ([]byte, error) {
 }
 
 // cpus returns the host CPUs the sandbox may use, in order: its affinity,
-// cut to its cgroup's CPU quota.
+// cut to its cgroup's CPU quota. The affinity is the sentry's main
+// thread's: the calling thread may be a receiver the platform pinned.
 func cpus() []int {
 	var set unix.CPUSet
 	var out []int
-	if err := unix.SchedGetaffinity(0, &set); err == nil {
+	if err := unix.SchedGetaffinity(unix.Getpid(), &set); err == nil {
 		for i := 0; i < len(set)*64; i++ {
 			if set.IsSet(i) {
 				out = append(out, i)

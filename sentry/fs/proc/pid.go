@@ -276,8 +276,9 @@ func (p *pidDir) stat() ([]byte, error) {
 }
 
 // status rewrites the host's status as stat, plus the umask, which the
-// sentry keeps (umask(2) is answered by the sentry), and no tracer (the
-// sentry's exec tracer is not the program's business).
+// sentry keeps (umask(2) is answered by the sentry), no tracer (the
+// sentry's exec tracer is not the program's business) and the affinity
+// of a task the platform placed on its CPU as sched_getaffinity shows it.
 func (p *pidDir) status() ([]byte, error) {
 	t, err := p.task()
 	if err != nil {
@@ -291,10 +292,19 @@ func (p *pidDir) status() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	cpus, placed := t.Kernel().Affinity(t.Tid())
 	var out strings.Builder
 	for _, l := range lines(b) {
 		key, val, _ := strings.Cut(l, ":")
 		switch key {
+		case "Cpus_allowed":
+			if placed {
+				l = key + ":\t" + cpuMask(cpus, strings.TrimSpace(val))
+			}
+		case "Cpus_allowed_list":
+			if placed {
+				l = key + ":\t" + cpuList(cpus)
+			}
 		case "Name":
 			l = "Name:\t" + comm
 		case "Umask":
@@ -501,4 +511,47 @@ func (p *pidDir) commWriter() (func([]byte) error, error) {
 		p.f.mu.Unlock()
 		return nil
 	}, nil
+}
+
+// cpuMask formats set as the kernel's "%*pb" in the layout of host (as
+// many hex digits, a comma between groups of eight).
+func cpuMask(set unix.CPUSet, host string) string {
+	out := []byte(host)
+	bit := 0
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i] == ',' {
+			continue
+		}
+		var d byte
+		for b := 0; b < 4; b++ {
+			if bit+b < len(set)*64 && set.IsSet(bit+b) {
+				d |= 1 << b
+			}
+		}
+		out[i] = "0123456789abcdef"[d]
+		bit += 4
+	}
+	return string(out)
+}
+
+// cpuList formats set as the kernel's "%*pbl" (e.g. "0-1,3").
+func cpuList(set unix.CPUSet) string {
+	var parts []string
+	n := len(set) * 64
+	for c := 0; c < n; c++ {
+		if !set.IsSet(c) {
+			continue
+		}
+		end := c
+		for end+1 < n && set.IsSet(end+1) {
+			end++
+		}
+		if end == c {
+			parts = append(parts, strconv.Itoa(c))
+		} else {
+			parts = append(parts, strconv.Itoa(c)+"-"+strconv.Itoa(end))
+		}
+		c = end
+	}
+	return strings.Join(parts, ",")
 }

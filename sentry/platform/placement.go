@@ -1,0 +1,162 @@
+package platform
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Placement of the program's tasks and the receivers on CPUs.
+//
+// A trapped call is two context switches when the receiver and the caller
+// share a CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP hands the CPU over), but
+// the fd-install handshake of SECCOMP_IOCTL_NOTIF_ADDFD wakes both sides
+// with plain wake-ups, which the scheduler sends to the idle CPU: a
+// cross-CPU wake-up costs 40–125 µs on these VMs. Measured in a sandbox
+// (docs/PERFORMANCE-platform.md): open+close 71–75 µs free, 20–26 µs with
+// the receivers and the caller on one CPU.
+//
+// SameCPU pins the receivers to one CPU of the sandbox and moves each task
+// that traps to it, for as long as it keeps trapping: a task that has not
+// trapped for releaseAfter gets the sandbox's CPUs back, so compute-bound
+// threads spread over the CPUs as the scheduler likes. The program never
+// sees the pin: sched_getaffinity and /proc/<pid>/status report the
+// sandbox's CPUs (Affinity), and a task whose affinity the program sets
+// itself is never moved again (KeepAffinity).
+type Placement int
+
+const (
+	// SameCPU is the default: receivers and trapping tasks on one CPU.
+	SameCPU Placement = iota
+	// Free leaves receivers and tasks to the scheduler.
+	Free
+)
+
+// releaseAfter is how long a placed task keeps its CPU without trapping.
+const releaseAfter = 10 * time.Millisecond
+
+// Task placement states (Task.pin).
+const (
+	pinFree   = iota // the task's affinity is the sandbox's
+	pinPlaced        // the platform pinned it to placer.cpu
+	pinOwn           // the program chose its affinity: never moved
+)
+
+// placer moves trapping tasks to the receivers' CPU and back.
+type placer struct {
+	cpu   int           // the receivers' CPU; -1 when placement is off
+	all   unix.CPUSet   // the sandbox's CPUs: what placed tasks report
+	one   unix.CPUSet   // {cpu}
+	epoch time.Time     // for Task.lastTrap
+	kick  chan struct{} // wakes the releaser when a task is placed
+	start sync.Once
+}
+
+// newPlacer picks the receivers' CPU among the sentry's (which the
+// programs inherit): one per sandbox, spread by the sentry's pid so that
+// sandboxes do not all crowd the first CPU.
+func newPlacer(mode Placement) *placer {
+	pl := &placer{cpu: -1, epoch: time.Now(), kick: make(chan struct{}, 1)}
+	if mode != SameCPU || unix.SchedGetaffinity(0, &pl.all) != nil || pl.all.Count() < 2 {
+		return pl
+	}
+	var cpus []int
+	for c := 0; c < len(pl.all)*64; c++ {
+		if pl.all.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	pl.cpu = cpus[unix.Getpid()%len(cpus)]
+	pl.one.Set(pl.cpu)
+	return pl
+}
+
+// trapped places t on the receivers' CPU; called for every trapped call.
+func (p *Platform) trapped(t *Task) {
+	pl := p.pl
+	if pl.cpu < 0 {
+		return
+	}
+	t.lastTrap.Store(int64(time.Since(pl.epoch)))
+	if t.pin.Load() != pinFree || !t.pin.CompareAndSwap(pinFree, pinPlaced) {
+		return
+	}
+	if err := unix.SchedSetaffinity(t.TID, &pl.one); err != nil {
+		// Gone, or the CPU is not the task's to use: leave it be.
+		t.pin.Store(pinOwn)
+		return
+	}
+	pl.start.Do(func() { go p.release() })
+	select {
+	case pl.kick <- struct{}{}:
+	default:
+	}
+}
+
+// inherit gives a new task its parent's placement: a fork of a placed
+// task starts on the receivers' CPU, one of a task whose affinity the
+// program chose keeps that affinity.
+func (p *Platform) inherit(child, parent *Task) {
+	if p.pl.cpu < 0 || parent == nil {
+		return
+	}
+	child.lastTrap.Store(int64(time.Since(p.pl.epoch)))
+	child.pin.Store(parent.pin.Load())
+}
+
+// release gives tasks that stopped trapping the sandbox's CPUs back. It
+// sleeps while no task is placed.
+func (p *Platform) release() {
+	pl := p.pl
+	tick := time.NewTicker(releaseAfter)
+	defer tick.Stop()
+	for {
+		select {
+		case <-pl.kick:
+		case <-p.dead:
+			return
+		}
+		for placed := true; placed; {
+			select {
+			case <-tick.C:
+			case <-p.dead:
+				return
+			}
+			placed = false
+			now := int64(time.Since(pl.epoch))
+			p.mu.RLock()
+			for _, t := range p.tasks {
+				if t.pin.Load() != pinPlaced {
+					continue
+				}
+				if now-t.lastTrap.Load() < int64(releaseAfter) {
+					placed = true
+				} else if t.pin.CompareAndSwap(pinPlaced, pinFree) {
+					_ = unix.SchedSetaffinity(t.TID, &pl.all)
+				}
+			}
+			p.mu.RUnlock()
+		}
+	}
+}
+
+// Affinity returns the CPUs the program should see as host task tid's
+// affinity: the sandbox's while the platform has the task on the
+// receivers' CPU. ok is false when the kernel's answer is the program's
+// own (the task is not placed, or not the platform's).
+func (p *Platform) Affinity(tid int) (set unix.CPUSet, ok bool) {
+	t := p.task(tid)
+	if t == nil || p.pl.cpu < 0 || t.pin.Load() == pinOwn {
+		return set, false
+	}
+	return p.pl.all, true
+}
+
+// KeepAffinity records that the program sets host task tid's affinity
+// itself (sched_setaffinity): the platform stops moving it.
+func (p *Platform) KeepAffinity(tid int) {
+	if t := p.task(tid); t != nil {
+		t.pin.Store(pinOwn)
+	}
+}
