@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"runtime"
 	"sync"
 	"unsafe"
 
@@ -157,34 +156,11 @@ func (l *listener) hungUp() bool {
 // notification, so there is one receiver per CPU, not per task.
 func (l *listener) receive(cpu int) {
 	defer l.wg.Done()
-	// Locked for life: a pinned thread must not go back to the pool, and
-	// the goroutine exiting locked ends the thread.
-	runtime.LockOSThread()
-	if cpu >= 0 && unix.Gettid() == unix.Getpid() {
-		// Never pin the main thread: its affinity is the process's
-		// (sched_getaffinity(pid), /proc/<pid>/status). Hold it so that
-		// the receiver below runs on another thread.
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			runtime.LockOSThread()
-			l.loop(cpu)
-		}()
-		<-done
-		runtime.UnlockOSThread()
-		return
-	}
-	l.loop(cpu)
+	lockThread(cpu, l.loop)
 }
 
-// loop receives and answers notifications on the locked thread, pinned to
-// cpu if it is not -1.
-func (l *listener) loop(cpu int) {
-	if cpu >= 0 {
-		var set unix.CPUSet
-		set.Set(cpu)
-		_ = unix.SchedSetaffinity(0, &set)
-	}
+// loop receives and answers notifications.
+func (l *listener) loop() {
 	for {
 		var n seccompNotif
 		_, err := l.ioctl(unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n))

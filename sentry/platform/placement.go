@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -87,22 +88,34 @@ func (p *Platform) trapped(t *Task) {
 		t.pin.Store(pinOwn)
 		return
 	}
-	pl.start.Do(func() { go p.release() })
+	p.kickReleaser()
+}
+
+func (p *Platform) kickReleaser() {
+	p.pl.start.Do(func() { go p.release() })
 	select {
-	case pl.kick <- struct{}{}:
+	case p.pl.kick <- struct{}{}:
 	default:
 	}
 }
 
 // inherit gives a new task its parent's placement: a fork of a placed
 // task starts on the receivers' CPU, one of a task whose affinity the
-// program chose keeps that affinity.
+// program chose keeps that affinity. A first task (parent nil) is forked
+// by the tracer, which runs on the receivers' CPU, so it starts placed.
 func (p *Platform) inherit(child, parent *Task) {
-	if p.pl.cpu < 0 || parent == nil {
+	if p.pl.cpu < 0 {
 		return
 	}
 	child.lastTrap.Store(int64(time.Since(p.pl.epoch)))
-	child.pin.Store(parent.pin.Load())
+	if parent == nil {
+		child.pin.Store(pinPlaced)
+	} else {
+		child.pin.Store(parent.pin.Load())
+	}
+	if child.pin.Load() == pinPlaced {
+		p.kickReleaser()
+	}
 }
 
 // release gives tasks that stopped trapping the sandbox's CPUs back. It
@@ -159,4 +172,29 @@ func (p *Platform) KeepAffinity(tid int) {
 	if t := p.task(tid); t != nil {
 		t.pin.Store(pinOwn)
 	}
+}
+
+// lockThread runs f locked to an OS thread for life (the goroutine exiting
+// locked ends the thread, so a pinned thread never goes back to the pool),
+// pinned to cpu unless it is -1. That thread is never the main thread,
+// whose affinity is the process's (sched_getaffinity(pid), /proc/<pid>/
+// status): on the main thread, lockThread holds it and runs f on another.
+func lockThread(cpu int, f func()) {
+	runtime.LockOSThread()
+	if cpu >= 0 && unix.Gettid() == unix.Getpid() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			lockThread(cpu, f)
+		}()
+		<-done
+		runtime.UnlockOSThread()
+		return
+	}
+	if cpu >= 0 {
+		var set unix.CPUSet
+		set.Set(cpu)
+		_ = unix.SchedSetaffinity(0, &set)
+	}
+	f()
 }

@@ -329,6 +329,7 @@ func (p *Platform) spawn(spec Spec, childSock *os.File) (*Process, error) {
 	proc := &Process{plat: p, pid: pid, done: make(chan struct{})}
 	t := &Task{TID: pid, TGID: pid, proc: proc}
 	t.stub.Store(true)
+	p.inherit(t, nil)
 	p.addTask(t)
 	p.procs[pid] = proc
 	return proc, nil

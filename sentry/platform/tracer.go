@@ -96,7 +96,9 @@ func New(h Handler, policy Policy, restartNrs []int, cfg Config) (*Platform, err
 		p.cfg.ReceiverCPUs = []int{p.pl.cpu}
 	}
 	started := make(chan error)
-	go p.tracer(started)
+	// On the receivers' CPU, for the same reason (placement.go): each
+	// fork, exec and exit is a ptrace stop that wakes the tracer.
+	go lockThread(p.pl.cpu, func() { p.tracer(started) })
 	if err := <-started; err != nil {
 		return nil, err
 	}
@@ -141,13 +143,12 @@ func (p *Platform) removeTask(tid int) {
 }
 
 // tracer is the only goroutine that issues ptrace requests or forks
-// programs; its OS thread stays locked for life (ptrace binds tracees to
-// the thread, PDEATHSIG to the forking thread). It blocks in wait4: a
+// programs; its OS thread stays locked for life (lockThread; ptrace binds
+// tracees to the thread, PDEATHSIG to the forking thread). It blocks in wait4: a
 // signal-driven wakeup (SIGCHLD to a goroutine) is too slow for signal-heavy
 // programs, which then livelock in signal-delivery stops. Requests ring the
 // doorbell: a traced, paused child that a signal puts in a ptrace stop.
 func (p *Platform) tracer(started chan<- error) {
-	runtime.LockOSThread()
 	defer close(p.dead)
 	bell, err := startDoorbell()
 	if err != nil {
