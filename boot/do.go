@@ -6,12 +6,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	fsgofer "runsc.dev/runsc/sentry/fs/gofer"
+	"runsc.dev/runsc/sentry/platform"
 )
 
 // Do runs p over the host's root file system, read-only through a gofer,
 // with a tmpfs upper that takes every write ("runsc do"). self is the
 // runsc binary, which the gofer runs as.
-func Do(self string, p Process) (unix.WaitStatus, error) {
+func Do(self string, placement platform.Placement, p Process) (unix.WaitStatus, error) {
 	g, err := StartGofer(self, []GoferExport{{Path: "/", ReadOnly: true}})
 	if err != nil {
 		return 0, err
@@ -25,5 +26,5 @@ func Do(self string, p Process) (unix.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
-	return Run(v, p)
+	return run(v, placement, p)
 }

@@ -54,8 +54,9 @@ type Process struct {
 	OOMScoreAdj *int
 }
 
-// NewSandbox makes a sentry over the namespace v.
-func NewSandbox(v *fs.VFS) (*Sandbox, error) {
+// NewSandbox makes a sentry over the namespace v, its receivers and
+// trapping tasks placed on CPUs as placement says.
+func NewSandbox(v *fs.VFS, placement platform.Placement) (*Sandbox, error) {
 	s := &Sandbox{VFS: v}
 	ok := false
 	defer func() {
@@ -77,7 +78,7 @@ func NewSandbox(v *fs.VFS) (*Sandbox, error) {
 		return nil, err
 	}
 	s.sentry = &syscalls.Sentry{Kernel: s.Kernel}
-	if s.plat, err = platform.New(s.sentry, syscalls.Policy(), syscalls.RestartNrs(), platform.Config{}); err != nil {
+	if s.plat, err = platform.New(s.sentry, syscalls.Policy(), syscalls.RestartNrs(), platform.Config{Placement: placement}); err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
 	s.Kernel.SetPlacement(s.plat)
@@ -208,7 +209,11 @@ func RunOverCopy(rootfs string, p Process) (unix.WaitStatus, error) {
 // Run runs p in a new sandbox over the namespace v until it exits, and
 // returns its wait status.
 func Run(v *fs.VFS, p Process) (unix.WaitStatus, error) {
-	s, err := NewSandbox(v)
+	return run(v, platform.SameCPU, p)
+}
+
+func run(v *fs.VFS, placement platform.Placement, p Process) (unix.WaitStatus, error) {
+	s, err := NewSandbox(v, placement)
 	if err != nil {
 		return 0, err
 	}

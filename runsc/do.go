@@ -38,7 +38,7 @@ func (d *do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	if cwd == "" {
 		cwd, _ = os.Getwd()
 	}
-	status, err := boot.Do(self(), boot.Process{
+	status, err := boot.Do(self(), placements[g.cpuPlacement], boot.Process{
 		Argv:  f.Args(),
 		Env:   os.Environ(),
 		Cwd:   cwd,

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"runsc.dev/runsc/runsc/container"
+	"runsc.dev/runsc/sentry/platform"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,6 +32,7 @@ type globals struct {
 	debugLog          string
 	systemdCgroup     bool
 	platform          string
+	cpuPlacement      string
 	overlay           bool
 	network           string
 	ignoreUnsupported bool
@@ -50,6 +52,7 @@ func main() {
 	flag.StringVar(&g.debugLog, "debug-log", "", "file debugging messages are appended to")
 	flag.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd to manage cgroups (not available: refused)")
 	flag.StringVar(&g.platform, "platform", "seccomp", "how file system calls are intercepted: seccomp (user notification + ptrace)")
+	flag.StringVar(&g.cpuPlacement, "cpu-placement", "same", "CPUs of the sentry's receivers and of tasks that trap: same (one CPU, the faster traps) or free (left to the scheduler)")
 	flag.BoolVar(&g.overlay, "overlay", true, "keep the root file system's changes in a tmpfs upper inside the sandbox")
 	flag.StringVar(&g.network, "network", "sandbox", "network: sandbox (own namespace, as the spec says) or host")
 	flag.BoolVar(&g.ignoreUnsupported, "ignore-unsupported-mounts", false, "warn about unsupported mounts instead of failing")
@@ -98,6 +101,9 @@ func main() {
 	if g.platform != "seccomp" {
 		fatalf("--platform: unknown platform %q (available: seccomp)", g.platform)
 	}
+	if _, ok := placements[g.cpuPlacement]; !ok {
+		fatalf("--cpu-placement: unknown placement %q (available: same, free)", g.cpuPlacement)
+	}
 	os.Exit(int(subcommands.Execute(context.Background())))
 }
 
@@ -139,7 +145,7 @@ func failure(err error) subcommands.ExitStatus {
 
 // bootArgs are the global flags "runsc boot" needs.
 func bootArgs() []string {
-	args := []string{fmt.Sprintf("--overlay=%t", g.overlay), "--network", g.network,
+	args := []string{fmt.Sprintf("--overlay=%t", g.overlay), "--network", g.network, "--cpu-placement", g.cpuPlacement,
 		fmt.Sprintf("--ignore-unsupported-mounts=%t", g.ignoreUnsupported), "--log-format", g.logFormat}
 	if g.log != "" {
 		args = append(args, "--log", g.log)
@@ -151,6 +157,8 @@ func bootArgs() []string {
 	}
 	return args
 }
+
+var placements = map[string]platform.Placement{"same": platform.SameCPU, "free": platform.Free}
 
 func self() string {
 	p, err := os.Executable()

@@ -29,7 +29,9 @@ type BootOptions struct {
 	IgnoreUnsupported bool
 	// HostNetwork: the sandbox runs in the host's network namespace.
 	HostNetwork bool
-	Warn        func(format string, args ...any)
+	// Placement of the sentry's receivers and trapping tasks on CPUs.
+	Placement platform.Placement
+	Warn      func(format string, args ...any)
 }
 
 // Boot is the body of the sandbox process ("runsc boot", started by
@@ -175,7 +177,7 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan o
 	if err != nil {
 		return nil, nil, err
 	}
-	sb, err := boot.NewSandbox(v)
+	sb, err := boot.NewSandbox(v, o.Placement)
 	if err != nil {
 		return nil, nil, err
 	}

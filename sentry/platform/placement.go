@@ -25,6 +25,8 @@ import (
 // sees the pin: sched_getaffinity and /proc/<pid>/status report the
 // sandbox's CPUs (Affinity), and a task whose affinity the program sets
 // itself is never moved again (KeepAffinity).
+//
+// Lock order: Platform.mu, then Task.pinMu.
 type Placement int
 
 const (
@@ -59,7 +61,7 @@ type placer struct {
 // sandboxes do not all crowd the first CPU.
 func newPlacer(mode Placement) *placer {
 	pl := &placer{cpu: -1, epoch: time.Now(), kick: make(chan struct{}, 1)}
-	if mode != SameCPU || unix.SchedGetaffinity(0, &pl.all) != nil || pl.all.Count() < 2 {
+	if mode != SameCPU || unix.SchedGetaffinity(unix.Getpid(), &pl.all) != nil || pl.all.Count() < 2 {
 		return pl
 	}
 	var cpus []int
@@ -80,7 +82,12 @@ func (p *Platform) trapped(t *Task) {
 		return
 	}
 	t.lastTrap.Store(int64(time.Since(pl.epoch)))
-	if t.pin.Load() != pinFree || !t.pin.CompareAndSwap(pinFree, pinPlaced) {
+	if t.pin.Load() != pinFree {
+		return
+	}
+	t.pinMu.Lock()
+	defer t.pinMu.Unlock()
+	if t.pin.Load() != pinFree {
 		return
 	}
 	if err := unix.SchedSetaffinity(t.TID, &pl.one); err != nil {
@@ -88,9 +95,12 @@ func (p *Platform) trapped(t *Task) {
 		t.pin.Store(pinOwn)
 		return
 	}
+	t.pin.Store(pinPlaced)
 	p.kickReleaser()
 }
 
+// kickReleaser wakes the releaser; call it after a placed task is in
+// Platform.tasks, where the releaser looks.
 func (p *Platform) kickReleaser() {
 	p.pl.start.Do(func() { go p.release() })
 	select {
@@ -99,22 +109,22 @@ func (p *Platform) kickReleaser() {
 	}
 }
 
-// inherit gives a new task its parent's placement: a fork of a placed
-// task starts on the receivers' CPU, one of a task whose affinity the
-// program chose keeps that affinity. A first task (parent nil) is forked
-// by the tracer, which runs on the receivers' CPU, so it starts placed.
+// inherit gives a new task its placement before it is added to
+// Platform.tasks (addTask wakes the releaser). A child of a task whose
+// affinity the program chose keeps that affinity. Any other may have been
+// cloned on the receivers' CPU (its parent's state may have changed since
+// the clone), and a first task (parent nil) is forked by the tracer, which
+// runs there: they start placed, so the releaser frees them if they do
+// not trap.
 func (p *Platform) inherit(child, parent *Task) {
 	if p.pl.cpu < 0 {
 		return
 	}
 	child.lastTrap.Store(int64(time.Since(p.pl.epoch)))
-	if parent == nil {
-		child.pin.Store(pinPlaced)
+	if parent != nil && parent.pin.Load() == pinOwn {
+		child.pin.Store(pinOwn)
 	} else {
-		child.pin.Store(parent.pin.Load())
-	}
-	if child.pin.Load() == pinPlaced {
-		p.kickReleaser()
+		child.pin.Store(pinPlaced)
 	}
 }
 
@@ -145,8 +155,8 @@ func (p *Platform) release() {
 				}
 				if now-t.lastTrap.Load() < int64(releaseAfter) {
 					placed = true
-				} else if t.pin.CompareAndSwap(pinPlaced, pinFree) {
-					_ = unix.SchedSetaffinity(t.TID, &pl.all)
+				} else {
+					t.unplace(pl)
 				}
 			}
 			p.mu.RUnlock()
@@ -154,10 +164,21 @@ func (p *Platform) release() {
 	}
 }
 
+// unplace gives a placed task the sandbox's CPUs back.
+func (t *Task) unplace(pl *placer) {
+	t.pinMu.Lock()
+	defer t.pinMu.Unlock()
+	if t.pin.Load() == pinPlaced {
+		_ = unix.SchedSetaffinity(t.TID, &pl.all)
+		t.pin.Store(pinFree)
+	}
+}
+
 // Affinity returns the CPUs the program should see as host task tid's
-// affinity: the sandbox's while the platform has the task on the
-// receivers' CPU. ok is false when the kernel's answer is the program's
-// own (the task is not placed, or not the platform's).
+// affinity: the sandbox's for every task the platform may place. ok is
+// false when the kernel's answer is the program's own (the program set
+// the task's affinity, the task is not the platform's, or placement is
+// off).
 func (p *Platform) Affinity(tid int) (set unix.CPUSet, ok bool) {
 	t := p.task(tid)
 	if t == nil || p.pl.cpu < 0 || t.pin.Load() == pinOwn {
@@ -167,16 +188,26 @@ func (p *Platform) Affinity(tid int) (set unix.CPUSet, ok bool) {
 }
 
 // KeepAffinity records that the program sets host task tid's affinity
-// itself (sched_setaffinity): the platform stops moving it.
+// itself (sched_setaffinity): the platform stops moving it. Call it before
+// the program's call runs: a placed task gets the sandbox's CPUs back
+// first, so a call that fails leaves the task with the affinity the
+// program saw, and a move the platform began is over when it returns.
 func (p *Platform) KeepAffinity(tid int) {
-	if t := p.task(tid); t != nil {
-		t.pin.Store(pinOwn)
+	t := p.task(tid)
+	if t == nil || p.pl.cpu < 0 {
+		return
 	}
+	t.pinMu.Lock()
+	defer t.pinMu.Unlock()
+	if t.pin.Load() == pinPlaced {
+		_ = unix.SchedSetaffinity(t.TID, &p.pl.all)
+	}
+	t.pin.Store(pinOwn)
 }
 
 // lockThread runs f locked to an OS thread for life (the goroutine exiting
 // locked ends the thread, so a pinned thread never goes back to the pool),
-// pinned to cpu unless it is -1. That thread is never the main thread,
+// pinned to cpu unless it is -1. A pinned thread is never the main thread,
 // whose affinity is the process's (sched_getaffinity(pid), /proc/<pid>/
 // status): on the main thread, lockThread holds it and runs f on another.
 func lockThread(cpu int, f func()) {

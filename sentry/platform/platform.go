@@ -97,8 +97,10 @@ type Task struct {
 	// leave as it is.
 	interrupted atomic.Bool
 	// pin is the task's placement state, lastTrap the time of its last
-	// trapped call since placer.epoch (placement.go).
+	// trapped call since placer.epoch (placement.go). pinMu orders the
+	// platform's affinity changes with the program's own.
 	pin      atomic.Int32
+	pinMu    sync.Mutex
 	lastTrap atomic.Int64
 
 	// tracer only

@@ -562,8 +562,9 @@ func TestPlacement(t *testing.T) {
 		inR.Close()
 		outW.Close()
 		must(t, err)
-		line, err := bufio.NewReader(outR).ReadString('\n')
-		if err != nil || line != "trapped\n" {
+		out := bufio.NewReader(outR)
+		line, err := out.ReadString('\n')
+		if err != nil || line != "trapping\n" {
 			t.Fatalf("mode %d: program said %q, %v", mode, line, err)
 		}
 		var set unix.CPUSet
@@ -573,6 +574,12 @@ func TestPlacement(t *testing.T) {
 			if set.Count() != 1 || !placed || shown != all {
 				t.Errorf("placed: host affinity %v (want one CPU), shown %v %v (want %v)", set, shown, placed, all)
 			}
+		}
+		inW.Write([]byte{1})
+		if line, err := out.ReadString('\n'); err != nil || line != "idle\n" {
+			t.Fatalf("mode %d: program said %q, %v", mode, line, err)
+		}
+		if mode == platform.SameCPU {
 			// Released releaseAfter (10 ms) after its last trap.
 			for end := time.Now().Add(5 * time.Second); set != all && time.Now().Before(end); {
 				time.Sleep(10 * time.Millisecond)

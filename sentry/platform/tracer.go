@@ -134,6 +134,9 @@ func (p *Platform) addTask(t *Task) {
 	p.mu.Lock()
 	p.tasks[t.TID] = t
 	p.mu.Unlock()
+	if t.pin.Load() == pinPlaced {
+		p.kickReleaser()
+	}
 }
 
 func (p *Platform) removeTask(tid int) {

@@ -22,6 +22,7 @@ type config struct {
 	microIters  int
 	microMiB    int
 	trueRuns    int
+	dockerRuns  int
 	loadMax     float64
 	loadTimeout time.Duration
 	runTimeout  time.Duration
@@ -38,7 +39,7 @@ func main() {
 		scratch     = flag.String("scratch", "/var/tmp", "directory for bundles and image copies")
 		doc         = flag.String("doc", "docs/PERFORMANCE.md", "Markdown file whose \"Runtimes side by side\" section is rewritten")
 		tsv         = flag.String("tsv", "docs/bench-results.tsv", "machine-readable results")
-		only        = flag.String("only", "micro,macro,start,memory", "groups to run")
+		only        = flag.String("only", "micro,macro,start,memory,docker", "groups to run")
 		srcDir      = flag.String("src", "test/bench", "directory of microbench.c")
 		macroList   = flag.String("macros", "", "comma-separated subset of the macro workloads (default all)")
 		keep        = flag.Bool("keep", false, "keep the scratch directory (bundles, outputs, roots) for a look afterwards")
@@ -48,6 +49,7 @@ func main() {
 	flag.IntVar(&c.microIters, "micro-iters", 2000, "iterations of each micro operation")
 	flag.IntVar(&c.microMiB, "micro-mib", 64, "MiB per sequential read and write")
 	flag.IntVar(&c.trueRuns, "true-runs", 20, "runs of /bin/true per runtime")
+	flag.IntVar(&c.dockerRuns, "docker-runs", 10, "docker runs of /bin/true per runtime")
 	flag.Float64Var(&c.loadMax, "load-max", 0.5, "wait for the 1-minute load average to drop below this")
 	flag.DurationVar(&c.loadTimeout, "load-timeout", 5*time.Minute, "give up waiting for the load after this")
 	flag.DurationVar(&c.runTimeout, "run-timeout", 10*time.Minute, "kill a container run after this")
@@ -117,6 +119,9 @@ func main() {
 	ctx := context.Background()
 	start := time.Now()
 	runBench(ctx, c, s, rts, bbRoot, debRoot, res)
+	if c.only["docker"] {
+		dockerRuns(ctx, c, dir, installed(rts), bbRoot, res)
+	}
 	res.loadAfter = loadAvg()
 	res.duration = time.Since(start)
 	res.reps = c.reps
@@ -215,13 +220,19 @@ const pyImports = "import os, sys, re, json, collections, itertools, functools, 
 	"socket, logging, argparse, pathlib, typing, dataclasses, enum, random, math, hashlib, " +
 	"base64, csv, sqlite3, urllib.request, http.client, email.message, xml.etree.ElementTree, tempfile, shutil, unittest"
 
-func runBench(ctx context.Context, c config, s *sandbox, rts []*peer, bbRoot, debRoot string, res *results) {
+// installed are the peers that are not missing.
+func installed(rts []*peer) []*peer {
 	var live []*peer
 	for _, rt := range rts {
 		if rt.missing == "" {
 			live = append(live, rt)
 		}
 	}
+	return live
+}
+
+func runBench(ctx context.Context, c config, s *sandbox, rts []*peer, bbRoot, debRoot string, res *results) {
+	live := installed(rts)
 	for rep := 1; rep <= c.reps; rep++ {
 		res.repLoads = append(res.repLoads, loadAvg())
 		if c.only["micro"] {

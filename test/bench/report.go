@@ -267,7 +267,7 @@ func (r *results) markdown() string {
 	r.table(&b, "micro")
 	b.WriteString("### Macro (ms, Debian bookworm root, timed inside the container)\n\n")
 	r.table(&b, "macro")
-	b.WriteString("### Whole container (`run` of /bin/true, wall ms, incl. delete)\n\n")
+	b.WriteString("### Whole container (wall ms: `run` of /bin/true incl. delete; `docker run --rm --network=none` of /bin/true)\n\n")
 	r.table(&b, "start")
 	b.WriteString("### Memory of the sandbox (MiB; sentry, and gofers summed)\n\n")
 	r.table(&b, "memory")

@@ -56,7 +56,7 @@ func (r debRun) run(t *testing.T, argv ...string) (string, string, unix.WaitStat
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := boot.NewSandbox(v)
+	s, err := boot.NewSandbox(v, platform.SameCPU)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -841,7 +841,8 @@ func must(t *testing.T, err error) {
 // TestDebianAffinity: the platform pins a task that traps to its
 // receivers' CPU, but programs see the sandbox's CPUs (nproc, Python,
 // /proc/self/status), and an affinity the program sets itself is kept,
-// also by its children, however much it traps.
+// also by its children, however much it traps; a failed
+// sched_setaffinity leaves the sandbox's CPUs.
 func TestDebianAffinity(t *testing.T) {
 	var all unix.CPUSet
 	must(t, unix.SchedGetaffinity(0, &all))
@@ -857,10 +858,16 @@ python3 -c "$py"
 for i in $(seq 300); do stat / >/dev/null; done; nproc
 grep -h Cpus_allowed_list /proc/self/status
 taskset -c 0 python3 -c "$py"
-taskset -c ` + last + ` sh -c 'python3 -c "$0"; grep -h Cpus_allowed_list /proc/self/status' "$py"`
+taskset -c ` + last + ` sh -c 'python3 -c "$0"; grep -h Cpus_allowed_list /proc/self/status' "$py"
+python3 -c '
+import os
+try: os.sched_setaffinity(0, {4095})
+except OSError as e: print(e.errno)
+[os.stat("/") for _ in range(100)]
+print(*sorted(os.sched_getaffinity(0)))'`
 	out, errOut, ws := debRun{}.run(t, "/bin/bash", "-c", script)
-	want := fmt.Sprintf("%s\n%d\nCpus_allowed_list:\t%s\n0\n%s\nCpus_allowed_list:\t%s\n",
-		strings.Join(cpus, " "), len(cpus), hostCPUList(t), last, last)
+	want := fmt.Sprintf("%s\n%d\nCpus_allowed_list:\t%s\n0\n%s\nCpus_allowed_list:\t%s\n22\n%s\n",
+		strings.Join(cpus, " "), len(cpus), hostCPUList(t), last, last, strings.Join(cpus, " "))
 	if out != want || ws != 0 {
 		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
 	}

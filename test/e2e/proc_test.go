@@ -16,6 +16,7 @@ import (
 	"runsc.dev/runsc/boot"
 	"runsc.dev/runsc/sentry/fs"
 	"runsc.dev/runsc/sentry/fs/tmpfs"
+	"runsc.dev/runsc/sentry/platform"
 )
 
 // runNS runs "sh -c script" in a sandbox whose namespace boot builds as for
@@ -32,7 +33,7 @@ func runNS(t *testing.T, rootfs, script string, mounts ...specs.Mount) (string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := boot.NewSandbox(v)
+	s, err := boot.NewSandbox(v, platform.SameCPU)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -274,16 +275,23 @@ int main(int argc, char **argv)
 			pause();
 	}
 	if (!strcmp(m, "trap-wait")) {
-		/* Trapped calls, then a native wait for a byte on stdin. */
+		/* Trapped calls until a byte arrives on stdin, then a native
+		 * wait for a second byte. */
 		int fd = open("/virt/hello", O_RDONLY);
 		struct stat st;
-		for (int i = 0; i < 2000; i++)
+		struct pollfd in = {.fd = 0, .events = POLLIN};
+		printf("trapping\n");
+		fflush(stdout);
+		do
 			if (fd < 0 || fstat(fd, &st) != 0)
 				FAIL("fstat");
-		printf("trapped\n");
-		fflush(stdout);
+		while (poll(&in, 1, 0) == 0);
 		char c;
-		return read(0, &c, 1) == 1 ? 0 : 91;
+		if (read(0, &c, 1) != 1)
+			return 91;
+		printf("idle\n");
+		fflush(stdout);
+		return read(0, &c, 1) == 1 ? 0 : 92;
 	}
 	if (!strcmp(m, "fork-sleep")) {
 		pid_t c = fork();
