@@ -26,5 +26,5 @@ func Do(self string, placement platform.Placement, p Process) (unix.WaitStatus, 
 	if err != nil {
 		return 0, err
 	}
-	return run(v, placement, p)
+	return run(v, placement, g, p)
 }

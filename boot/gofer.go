@@ -61,7 +61,7 @@ func StartGofer(self string, exports []GoferExport) (*Gofer, error) {
 
 // Mount returns the file system served on connection i.
 func (g *Gofer) Mount(i int, cache fsgofer.CacheMode) (*fsgofer.FS, error) {
-	c, err := p9.NewClient(context.Background(), g.Socks[i], p9.ClientOptions{})
+	c, err := p9.NewClient(context.Background(), g.Socks[i], p9.ClientOptions{CallerReads: true})
 	if err != nil {
 		return nil, fmt.Errorf("gofer connection %d: %w", i, err)
 	}

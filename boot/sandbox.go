@@ -86,6 +86,25 @@ func NewSandbox(v *fs.VFS, placement platform.Placement) (*Sandbox, error) {
 	return s, nil
 }
 
+// Pin moves the gofers (every thread of their processes) to the CPU of the
+// platform's receivers, when placement has one (platform.SameCPU): a 9P
+// round trip made for a trapped call, which the receiver reads itself
+// (p9.ClientOptions.CallerReads), then wakes nothing on another CPU. The
+// rest of the sentry stays free: pinning all of it slowed trapped calls
+// (its runtime's threads then compete with the receivers).
+func (s *Sandbox) Pin(gofers ...*Gofer) error {
+	cpu := s.plat.CPU()
+	if cpu < 0 {
+		return nil
+	}
+	for _, g := range gofers {
+		if err := platform.PinProcess(g.Cmd.Process.Pid, cpu); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Start runs p in the sandbox (the container's process, or one that
 // "runsc exec" adds), resolving its program in the sandbox's VFS.
 func (s *Sandbox) Start(p Process) (*platform.Process, error) {
@@ -209,15 +228,21 @@ func RunOverCopy(rootfs string, p Process) (unix.WaitStatus, error) {
 // Run runs p in a new sandbox over the namespace v until it exits, and
 // returns its wait status.
 func Run(v *fs.VFS, p Process) (unix.WaitStatus, error) {
-	return run(v, platform.SameCPU, p)
+	return run(v, platform.SameCPU, nil, p)
 }
 
-func run(v *fs.VFS, placement platform.Placement, p Process) (unix.WaitStatus, error) {
+// run is Run; with gofer set, the sentry and the gofer are pinned (Pin).
+func run(v *fs.VFS, placement platform.Placement, gofer *Gofer, p Process) (unix.WaitStatus, error) {
 	s, err := NewSandbox(v, placement)
 	if err != nil {
 		return 0, err
 	}
 	defer s.Close()
+	if gofer != nil {
+		if err := s.Pin(gofer); err != nil {
+			return 0, err
+		}
+	}
 	proc, err := s.Start(p)
 	if err != nil {
 		return 0, err

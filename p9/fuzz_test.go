@@ -126,7 +126,7 @@ func FuzzClient(f *testing.F) {
 		srv := fds[1]
 		// Queue the Rversion up front; the Tversion is never read.
 		unix.Write(srv, encodeMessage(nil, NoTag, &rversion{MSize: fuzzMsize, Version: VersionExt}))
-		c, err := NewClient(context.Background(), os.NewFile(uintptr(fds[0]), "c"), ClientOptions{MessageSize: fuzzMsize})
+		c, err := NewClient(context.Background(), os.NewFile(uintptr(fds[0]), "c"), ClientOptions{MessageSize: fuzzMsize, CallerReads: callerReads})
 		if err != nil {
 			unix.Close(srv)
 			return
@@ -213,7 +213,7 @@ func TestCaptureCorpus(t *testing.T) {
 	go func() {
 		done <- NewServer(newMemFS(), ServerOptions{MaxMessageSize: fuzzMsize}).Serve(os.NewFile(uintptr(sfd[1]), "s"))
 	}()
-	c, err := NewClient(context.Background(), os.NewFile(uintptr(cfd[0]), "c"), ClientOptions{MessageSize: fuzzMsize})
+	c, err := NewClient(context.Background(), os.NewFile(uintptr(cfd[0]), "c"), ClientOptions{MessageSize: fuzzMsize, CallerReads: callerReads})
 	must(t, err)
 	session(t, c)
 	c.Close()

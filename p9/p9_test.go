@@ -24,7 +24,7 @@ func serve(t testing.TB, a Attacher, opts ServerOptions) (*Client, <-chan error)
 	}
 	done := make(chan error, 1)
 	go func() { done <- NewServer(a, opts).Serve(ss) }()
-	c, err := NewClient(context.Background(), cs, ClientOptions{})
+	c, err := NewClient(context.Background(), cs, ClientOptions{CallerReads: callerReads})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func rawServer(t *testing.T) (*Client, *rawPeer) {
 	}
 	ch := make(chan res, 1)
 	go func() {
-		c, err := NewClient(context.Background(), cs, ClientOptions{MessageSize: 8192})
+		c, err := NewClient(context.Background(), cs, ClientOptions{MessageSize: 8192, CallerReads: callerReads})
 		ch <- res{c, err}
 	}()
 	typ, tag, body := p.recv()
@@ -507,7 +507,7 @@ func TestServerDeath(t *testing.T) {
 	cs, ss, err := Socketpair()
 	must(t, err)
 	go NewServer(fs, ServerOptions{}).Serve(ss)
-	c, err := NewClient(context.Background(), cs, ClientOptions{})
+	c, err := NewClient(context.Background(), cs, ClientOptions{CallerReads: callerReads})
 	must(t, err)
 	defer c.Close()
 	root := attach(t, c)
@@ -661,7 +661,7 @@ func TestStreamTransport(t *testing.T) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	must(t, err)
 	go NewServer(newMemFS(), ServerOptions{}).Serve(os.NewFile(uintptr(fds[1]), "s"))
-	c, err := NewClient(context.Background(), os.NewFile(uintptr(fds[0]), "c"), ClientOptions{})
+	c, err := NewClient(context.Background(), os.NewFile(uintptr(fds[0]), "c"), ClientOptions{CallerReads: callerReads})
 	must(t, err)
 	defer c.Close()
 	ctx := context.Background()
@@ -681,4 +681,17 @@ func TestStreamTransport(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("stream read: %v", err)
 	}
+}
+
+// callerReads runs the client tests a second time with
+// ClientOptions.CallerReads (TestMain).
+var callerReads bool
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	callerReads = true
+	if c := m.Run(); code == 0 {
+		code = c
+	}
+	os.Exit(code)
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +40,10 @@ type transport struct {
 	// maxMsg is the largest message this side can send (datagram sockets
 	// are limited by the send buffer).
 	maxMsg int
+
+	// blocking: reads and writes block in the kernel (transport.block),
+	// not in Go's netpoller.
+	blocking bool
 
 	wmu sync.Mutex
 	br  *bufio.Reader // stream sockets only; used by the reading goroutine
@@ -254,4 +259,34 @@ func (t *transport) writeMsg(b []byte, fd int) error {
 	return nil
 }
 
-func (t *transport) close() error { return t.f.Close() }
+// block makes reads and writes block in the kernel, so that the reader,
+// if it has an OS thread of its own, is woken directly by the peer's send.
+func (t *transport) block() error {
+	var err error
+	if cerr := t.rc.Control(func(fd uintptr) { err = unix.SetNonblock(int(fd), false) }); cerr != nil {
+		return cerr
+	}
+	t.blocking = err == nil
+	return err
+}
+
+// readable waits up to timeout for a message (or the peer's hang-up) to
+// read.
+func (t *transport) readable(timeout time.Duration) bool {
+	ready := true
+	_ = t.rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(timeout.Milliseconds()))
+		ready = (err != nil && err != unix.EINTR) || n > 0 // readMsg reports an error
+	})
+	return ready
+}
+
+// close closes the socket. A reader blocked in the kernel (block) is woken
+// by shutting the socket down first: closing alone would wait for it.
+func (t *transport) close() error {
+	if t.blocking {
+		_ = t.rc.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+	}
+	return t.f.Close()
+}

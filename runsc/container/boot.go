@@ -181,6 +181,10 @@ func (r Root) boot(id, bundle string, o BootOptions, ready *os.File, sigs chan o
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := sb.Pin(g); err != nil {
+		sb.Close()
+		return nil, nil, err
+	}
 	if spec.Linux != nil {
 		var rules []specs.LinuxDeviceCgroup
 		if spec.Linux.Resources != nil {

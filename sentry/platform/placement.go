@@ -1,7 +1,10 @@
 package platform
 
 import (
+	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -228,4 +231,30 @@ func lockThread(cpu int, f func()) {
 		_ = unix.SchedSetaffinity(0, &set)
 	}
 	f()
+}
+
+// CPU returns the receivers' CPU under SameCPU placement, or -1.
+func (p *Platform) CPU() int { return p.pl.cpu }
+
+// PinProcess pins every thread of process pid to cpu; threads it makes
+// later inherit the pin. A sandbox process (the sentry) and its gofers
+// use it to join the receivers' CPU, so that a 9P round trip made for a
+// trapped call does not wait for cross-CPU wake-ups either.
+func PinProcess(pid, cpu int) error {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return err
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	for _, e := range tasks {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("pin thread %d to CPU %d: %w", tid, cpu, err)
+		}
+	}
+	return nil
 }
