@@ -6,6 +6,7 @@ package boot
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 
@@ -103,6 +104,29 @@ func (s *Sandbox) Pin(gofers ...*Gofer) error {
 		}
 	}
 	return nil
+}
+
+// TrapCounts summarises the trapped calls the sentry answered, most
+// frequent first: "trapped calls: 1234 (openat 600, close 600, ...)".
+func (s *Sandbox) TrapCounts() string {
+	counts := s.plat.Counts()
+	nrs := make([]int, 0, len(counts))
+	var total uint64
+	for nr, n := range counts {
+		nrs = append(nrs, nr)
+		total += n
+	}
+	sort.Slice(nrs, func(i, j int) bool {
+		if counts[nrs[i]] != counts[nrs[j]] {
+			return counts[nrs[i]] > counts[nrs[j]]
+		}
+		return nrs[i] < nrs[j]
+	})
+	parts := make([]string, len(nrs))
+	for i, nr := range nrs {
+		parts[i] = fmt.Sprintf("%s %d", syscalls.Name(nr), counts[nr])
+	}
+	return fmt.Sprintf("trapped calls: %d (%s)", total, strings.Join(parts, ", "))
 }
 
 // Start runs p in the sandbox (the container's process, or one that

@@ -340,7 +340,8 @@ func (b *bootCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomma
 	code, err := root().Boot(id, b.bundle, container.BootOptions{
 		Self: self(), Overlay: g.overlay, IgnoreUnsupported: g.ignoreUnsupported, ConsoleSocket: b.consoleSocket,
 		HostNetwork: g.network == "host", Placement: placements[g.cpuPlacement],
-		Warn: func(format string, args ...any) { logf("warning", format, args...) },
+		Warn:  func(format string, args ...any) { logf("warning", format, args...) },
+		Debug: debugf,
 	})
 	if err != nil {
 		logf("error", "%v", err)

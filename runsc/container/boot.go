@@ -31,7 +31,9 @@ type BootOptions struct {
 	HostNetwork bool
 	// Placement of the sentry's receivers and trapping tasks on CPUs.
 	Placement platform.Placement
-	Warn      func(format string, args ...any)
+	// Debug, if set, receives the sentry's trapped-call counts at exit.
+	Debug func(format string, args ...any)
+	Warn  func(format string, args ...any)
 }
 
 // Boot is the body of the sandbox process ("runsc boot", started by
@@ -45,6 +47,9 @@ func (r Root) Boot(id, bundle string, o BootOptions) (int, error) {
 	defer signal.Stop(sigs)
 	proc, sb, err := r.boot(id, bundle, o, ready, sigs)
 	code, err := r.run(proc, sb, err, ready, sigs)
+	if sb != nil && o.Debug != nil {
+		o.Debug("%s", sb.s.TrapCounts())
+	}
 	if dir, derr := r.dir(id); derr == nil {
 		os.WriteFile(filepath.Join(dir, exitName), []byte(strconv.Itoa(code)), 0o600)
 	}

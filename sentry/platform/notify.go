@@ -191,6 +191,9 @@ func (l *listener) dispatch(n *seccompNotif) {
 		// The platform's own stub before the program's exec.
 		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 	default:
+		if int(n.Nr) < len(l.plat.calls) {
+			l.plat.calls[n.Nr].Add(1)
+		}
 		l.plat.trapped(t)
 		t.interrupted.Store(false)
 		c := &Call{Task: t, Nr: int(n.Nr), Args: n.Args, IP: n.IP, id: n.ID, b: l}

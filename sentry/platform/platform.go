@@ -215,3 +215,16 @@ type ExecPlan struct {
 	Argv []string
 	Env  []string
 }
+
+// Counts returns how many trapped calls of each syscall number the
+// handler answered (user notifications; exec and process events go
+// through ptrace and are not counted). Numbers never trapped are absent.
+func (p *Platform) Counts() map[int]uint64 {
+	m := map[int]uint64{}
+	for nr := range p.calls {
+		if n := p.calls[nr].Load(); n > 0 {
+			m[nr] = n
+		}
+	}
+	return m
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -36,6 +37,8 @@ type Platform struct {
 	// restart[nr]: a signal before the sentry received the call restarts
 	// it (ERESTARTNOINTR) instead of failing it with EINTR.
 	restart []bool
+	// calls[nr] counts the trapped calls of number nr handled (Counts).
+	calls []atomic.Uint64
 
 	doorbell  int // pid
 	qmu       sync.Mutex
@@ -68,6 +71,7 @@ func New(h Handler, policy Policy, restartNrs []int, cfg Config) (*Platform, err
 		cfg:     cfg,
 		cookie:  binary.LittleEndian.Uint64(b[:]) | 1,
 		restart: make([]bool, len(policy)),
+		calls:   make([]atomic.Uint64, len(policy)),
 		tasks:   map[int]*Task{},
 		dead:    make(chan struct{}),
 		early:   map[int]unix.WaitStatus{},

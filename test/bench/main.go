@@ -39,7 +39,7 @@ func main() {
 		scratch     = flag.String("scratch", "/var/tmp", "directory for bundles and image copies")
 		doc         = flag.String("doc", "docs/PERFORMANCE.md", "Markdown file whose \"Runtimes side by side\" section is rewritten")
 		tsv         = flag.String("tsv", "docs/bench-results.tsv", "machine-readable results")
-		only        = flag.String("only", "micro,macro,start,memory,docker", "groups to run")
+		only        = flag.String("only", "micro,macro,start,memory,docker,traps", "groups to run")
 		srcDir      = flag.String("src", "test/bench", "directory of microbench.c")
 		macroList   = flag.String("macros", "", "comma-separated subset of the macro workloads (default all)")
 		keep        = flag.Bool("keep", false, "keep the scratch directory (bundles, outputs, roots) for a look afterwards")
@@ -105,7 +105,7 @@ func main() {
 		log.Fatal(err)
 	}
 	var debRoot string
-	if c.only["macro"] {
+	if c.only["macro"] || c.only["traps"] {
 		debRoot = filepath.Join(dir, "debian")
 		log.Printf("preparing the Debian root from %s", *cache)
 		if err := debianRoot(*cache, debRoot, micro); err != nil {
@@ -122,11 +122,19 @@ func main() {
 	if c.only["docker"] {
 		dockerRuns(ctx, c, dir, installed(rts), bbRoot, res)
 	}
+	if c.only["traps"] && debRoot != "" {
+		if err := trapCounts(ctx, c, s, find(rts, "runsc"), debRoot, *doc); err != nil {
+			log.Printf("trapped calls: %v", err)
+		}
+	}
 	res.loadAfter = loadAvg()
 	res.duration = time.Since(start)
 	res.reps = c.reps
 	res.runtimes = rts
 
+	if len(res.s) == 0 {
+		return // only the trapped calls, in their own section
+	}
 	if err := res.writeTSV(*tsv); err != nil {
 		log.Fatal(err)
 	}
