@@ -90,6 +90,8 @@ type call struct {
 	fd    int    // donated fd, or -1
 	err   error
 	done  chan struct{}
+	// after, if set, runs once the reply is delivered (ClunkAsync).
+	after func()
 }
 
 // NewClient negotiates the version and msize on sock (a connected
@@ -273,6 +275,9 @@ func (c *Client) deliver(msg []byte, fd int) error {
 	}
 	cl.fd = fd
 	close(cl.done)
+	if cl.after != nil {
+		cl.after()
+	}
 	return nil
 }
 
@@ -316,7 +321,12 @@ func (c *Client) rpc(ctx context.Context, req, reply message, rdata []byte) (*ca
 }
 
 func (c *Client) send(tag uint16, req, reply message, rdata []byte) (*call, error) {
-	cl := &call{reply: reply, rdata: rdata, fd: -1, done: make(chan struct{})}
+	return c.sendCall(tag, req, reply, rdata, nil)
+}
+
+// sendCall is send with the call's after function.
+func (c *Client) sendCall(tag uint16, req, reply message, rdata []byte, after func()) (*call, error) {
+	cl := &call{reply: reply, rdata: rdata, fd: -1, done: make(chan struct{}), after: after}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -801,6 +811,26 @@ func (f *Fid) Clunk(ctx context.Context) error {
 		f.c.freeFID(f.fid)
 	}
 	return err
+}
+
+// ClunkAsync releases f without waiting: it sends Tclunk, and whoever reads
+// the reply frees the fid and the tag. Without a free tag it clunks from
+// a goroutine instead.
+func (f *Fid) ClunkAsync() {
+	c := f.c
+	var tag uint16
+	select {
+	case tag = <-c.tags:
+	default:
+		go f.Clunk(context.Background())
+		return
+	}
+	if _, err := c.sendCall(tag, &tclunk{fidOnly{f.fid}}, &rclunk{}, nil, func() {
+		c.tags <- tag
+		c.freeFID(f.fid)
+	}); err != nil {
+		c.tags <- tag
+	}
 }
 
 // Remove removes the file f and clunks it (9P's Tremove).

@@ -149,6 +149,9 @@ type conn struct {
 	handled sync.WaitGroup
 	sem     chan struct{}
 	bufs    sync.Pool
+	// dropped: a reply could not be sent (the client is gone) and the
+	// connection was closed for it.
+	dropped atomic.Bool
 
 	wmu      sync.Mutex
 	inflight map[uint16]*inflight
@@ -177,7 +180,7 @@ func (s *Server) Serve(sock *os.File) error {
 	t.close()
 	c.handled.Wait()
 	c.clunkAll()
-	if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, os.ErrClosed) {
+	if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, os.ErrClosed) || c.dropped.Load() {
 		return nil
 	}
 	return err
@@ -324,6 +327,7 @@ func (c *conn) handle(tag uint16, m message, inf *inflight) {
 	if err != nil {
 		// A reply that cannot be sent leaves the client waiting forever:
 		// drop the connection so it sees an error instead.
+		c.dropped.Store(true)
 		c.t.close()
 	}
 }

@@ -134,7 +134,6 @@ type FS struct {
 	inodes  map[uint64]*inode // by QID path
 	handles []*inode          // inodes with a cached read-only handle, oldest first
 
-	clunks sync.WaitGroup // clunks in flight
 }
 
 var _ fs.Filesystem = (*FS)(nil)
@@ -199,7 +198,6 @@ func (f *FS) Close() error {
 	for _, i := range handles {
 		i.dropHandle()
 	}
-	f.clunks.Wait()
 	if f.owned {
 		return f.client.Close()
 	}
@@ -264,12 +262,6 @@ func errno(err error) error {
 }
 
 // clunk releases a fid the file system no longer needs without waiting
-// for the reply: nothing depends on it, and the fid number is reused only
-// after the server has answered. Close waits for these.
-func (f *FS) clunk(fid *p9.Fid) {
-	f.clunks.Add(1)
-	go func() {
-		defer f.clunks.Done()
-		fid.Clunk(bg)
-	}()
-}
+// for the reply (p9.Fid.ClunkAsync): nothing depends on it, and the fid
+// number is reused only after the server has answered.
+func (f *FS) clunk(fid *p9.Fid) { fid.ClunkAsync() }
