@@ -255,7 +255,7 @@ func Run(v *fs.VFS, p Process) (unix.WaitStatus, error) {
 	return run(v, platform.SameCPU, nil, p)
 }
 
-// run is Run; with gofer set, the sentry and the gofer are pinned (Pin).
+// run is Run; a gofer, if given, is pinned with the receivers (Pin).
 func run(v *fs.VFS, placement platform.Placement, gofer *Gofer, p Process) (unix.WaitStatus, error) {
 	s, err := NewSandbox(v, placement)
 	if err != nil {

@@ -259,8 +259,8 @@ func (t *transport) writeMsg(b []byte, fd int) error {
 	return nil
 }
 
-// block makes reads and writes block in the kernel, so that the reader,
-// if it has an OS thread of its own, is woken directly by the peer's send.
+// block makes reads and writes block in the kernel, so that the peer's
+// send wakes the reading thread directly (ClientOptions.CallerReads).
 func (t *transport) block() error {
 	var err error
 	if cerr := t.rc.Control(func(fd uintptr) { err = unix.SetNonblock(int(fd), false) }); cerr != nil {

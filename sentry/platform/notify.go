@@ -191,7 +191,7 @@ func (l *listener) dispatch(n *seccompNotif) {
 		// The platform's own stub before the program's exec.
 		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 	default:
-		if int(n.Nr) < len(l.plat.calls) {
+		if n.Nr >= 0 && int(n.Nr) < len(l.plat.calls) {
 			l.plat.calls[n.Nr].Add(1)
 		}
 		l.plat.trapped(t)

@@ -74,8 +74,14 @@ func newPlacer(mode Placement) *placer {
 		}
 	}
 	pl.cpu = cpus[unix.Getpid()%len(cpus)]
-	pl.one.Set(pl.cpu)
+	pl.one = cpuSet(pl.cpu)
 	return pl
+}
+
+// cpuSet is the set of one CPU.
+func cpuSet(cpu int) (set unix.CPUSet) {
+	set.Set(cpu)
+	return set
 }
 
 // trapped places t on the receivers' CPU; called for every trapped call.
@@ -226,8 +232,7 @@ func lockThread(cpu int, f func()) {
 		return
 	}
 	if cpu >= 0 {
-		var set unix.CPUSet
-		set.Set(cpu)
+		set := cpuSet(cpu)
 		_ = unix.SchedSetaffinity(0, &set)
 	}
 	f()
@@ -237,16 +242,15 @@ func lockThread(cpu int, f func()) {
 func (p *Platform) CPU() int { return p.pl.cpu }
 
 // PinProcess pins every thread of process pid to cpu; threads it makes
-// later inherit the pin. A sandbox process (the sentry) and its gofers
-// use it to join the receivers' CPU, so that a 9P round trip made for a
-// trapped call does not wait for cross-CPU wake-ups either.
+// later inherit the pin. The sandbox's gofers use it to join the
+// receivers' CPU, so that a 9P round trip made for a trapped call does
+// not wait for cross-CPU wake-ups either.
 func PinProcess(pid, cpu int) error {
 	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
 	if err != nil {
 		return err
 	}
-	var set unix.CPUSet
-	set.Set(cpu)
+	set := cpuSet(cpu)
 	for _, e := range tasks {
 		tid, err := strconv.Atoi(e.Name())
 		if err != nil {

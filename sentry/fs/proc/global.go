@@ -133,20 +133,18 @@ func meminfo() ([]byte, error) {
 	return []byte(out.String()), nil
 }
 
-// startCPUs is the sentry's affinity when it started, before the
-// platform pinned its threads (boot.Sandbox.Pin): the sandbox's CPUs.
-var startCPUs = func() (set unix.CPUSet) {
-	_ = unix.SchedGetaffinity(0, &set)
-	return set
-}()
-
 // cpus returns the host CPUs the sandbox may use, in order: its affinity,
-// cut to its cgroup's CPU quota.
+// cut to its cgroup's CPU quota. The affinity is the sentry's main
+// thread's, which the platform never pins (the calling thread may be a
+// receiver it pinned).
 func cpus() []int {
+	var set unix.CPUSet
 	var out []int
-	for i := 0; i < len(startCPUs)*64; i++ {
-		if startCPUs.IsSet(i) {
-			out = append(out, i)
+	if err := unix.SchedGetaffinity(unix.Getpid(), &set); err == nil {
+		for i := 0; i < len(set)*64; i++ {
+			if set.IsSet(i) {
+				out = append(out, i)
+			}
 		}
 	}
 	if len(out) == 0 {
