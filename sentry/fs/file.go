@@ -3,6 +3,7 @@ package fs
 import (
 	"io"
 	"math"
+	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -69,8 +70,20 @@ func (fd *FileDescription) HostFD() int {
 	return fd.impl.HostFD()
 }
 
+// Reopen opens a regular file's host data again (fs.Reopen).
+func (fd *FileDescription) Reopen(flags int) (*os.File, error) {
+	if fd.impl == nil {
+		return nil, unix.EIO
+	}
+	return Reopen(fd.impl, flags)
+}
+
 // Stat is fstat(2).
 func (fd *FileDescription) Stat() (Stat, error) { return fd.vfs.stat(fd.loc) }
+
+// Attrs is Stat without the size and times (AttrStater), for callers that
+// need only the type, mode or device number.
+func (fd *FileDescription) Attrs() (Stat, error) { return fd.vfs.attrs(fd.loc) }
 
 // readable and writable follow the access mode; mode 3 (O_RDWR|O_WRONLY)
 // allows neither, only ioctls.

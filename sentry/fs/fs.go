@@ -22,7 +22,12 @@
 // called under the outer file system's lock and must not be mounted elsewhere.
 package fs
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
 
 // Filesystem is one instance of a file system; it may be mounted at several
 // places.
@@ -79,6 +84,22 @@ type Dentry interface {
 	Removexattr(name string) error
 }
 
+// AttrStater is implemented by dentries whose Stat asks the host for the
+// size and times of data kept in a host file. StatAttrs returns that Stat
+// without the host calls, so its Size, Blocks and times may be zero or
+// stale; path walks, permission checks and opens read only the rest.
+type AttrStater interface {
+	StatAttrs() (Stat, error)
+}
+
+// StatAttrs is d's StatAttrs if it has one, else its Stat.
+func StatAttrs(d Dentry) (Stat, error) {
+	if a, ok := d.(AttrStater); ok {
+		return a.StatAttrs()
+	}
+	return d.Stat()
+}
+
 // CreateAttrs describes a new inode.
 type CreateAttrs struct {
 	Mode   uint32 // S_IFMT type and permission bits (umask already applied)
@@ -98,6 +119,35 @@ type File interface {
 	// Sync flushes the file to its backing store (fsync).
 	Sync() error
 	Close() error
+}
+
+// Reopener is implemented by files with a cheaper way to a new host open
+// file description of their data than /proc/self/fd/N (a name in a
+// directory the sentry holds).
+type Reopener interface {
+	Reopen(flags int) (*os.File, error)
+}
+
+// Reopen opens f's host data again with flags (and O_CLOEXEC): a new host
+// open file description, with its own offset and access mode.
+func Reopen(f File, flags int) (*os.File, error) {
+	if r, ok := f.(Reopener); ok {
+		return r.Reopen(flags)
+	}
+	return ReopenFD(f.HostFD(), flags)
+}
+
+// ReopenFD opens the file of the sentry's fd again through /proc/self/fd.
+func ReopenFD(fd, flags int) (*os.File, error) {
+	if fd < 0 {
+		return nil, unix.EIO
+	}
+	path := "/proc/self/fd/" + strconv.Itoa(fd)
+	h, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(h), path), nil
 }
 
 // Loc names a dentry as seen through a mount: the pair the VFS walks with.

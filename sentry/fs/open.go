@@ -176,7 +176,7 @@ func (v *VFS) lookupOrCreate(ctx *Context, dir Loc, name string, flags int, mode
 	if child != nil {
 		return Loc{dir.Mount, child}, false, cst, nil
 	}
-	dst, err := dir.Dentry.Stat()
+	dst, err := StatAttrs(dir.Dentry)
 	if err != nil {
 		return Loc{}, false, nil, err
 	}
@@ -216,7 +216,7 @@ func (w *walker) linkTarget(link Loc) (string, error) {
 
 // openLoc is Linux's do_open and may_open for a resolved location.
 func (v *VFS) openLoc(ctx *Context, loc Loc, flags int, created bool) (*FileDescription, error) {
-	st, err := v.stat(loc)
+	st, err := v.attrs(loc)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func (l Loc) runlock() { l.Mount.st.mu.RUnlock() }
 func lookupLocked(dir Dentry, name string) (Dentry, *Stat, error) {
 	// A removed directory is not even looked in (IS_DEADDIR), so this
 	// ENOENT comes before a long name's ENAMETOOLONG and before EROFS.
-	if dst, err := dir.Stat(); err != nil {
+	if dst, err := StatAttrs(dir); err != nil {
 		return nil, nil, err
 	} else if dst.Nlink == 0 {
 		return nil, nil, unix.ENOENT
@@ -35,7 +35,7 @@ func lookupLocked(dir Dentry, name string) (Dentry, *Stat, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := d.Stat()
+	st, err := StatAttrs(d)
 	if err != nil {
 		return nil, nil, err
 	}

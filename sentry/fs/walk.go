@@ -107,7 +107,7 @@ func (w *walker) walk(dir Loc, path string, followFinal, mustDir bool) (Loc, err
 		return loc, nil
 	}
 	if mustDir {
-		st, err := w.v.stat(loc)
+		st, err := w.v.attrs(loc)
 		if err != nil {
 			return Loc{}, err
 		}
@@ -184,7 +184,7 @@ func (w *walker) component(dir Loc, name string) (Loc, error) {
 
 // mayLookup checks that dir is a directory the caller may search.
 func (w *walker) mayLookup(dir Loc) error {
-	st, err := w.v.stat(dir)
+	st, err := w.v.attrs(dir)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (w *walker) step(dir Loc, name string) (Loc, Stat, error) {
 	child, err := dir.Dentry.Lookup(name)
 	var cst Stat
 	if err == nil {
-		cst, err = child.Stat()
+		cst, err = StatAttrs(child)
 	}
 	st.mu.RUnlock()
 	if err != nil {
@@ -219,7 +219,7 @@ func (w *walker) step(dir Loc, name string) (Loc, Stat, error) {
 		if loc, err = w.crossDown(loc); err != nil {
 			return Loc{}, Stat{}, err
 		}
-		if cst, err = w.v.stat(loc); err != nil {
+		if cst, err = w.v.attrs(loc); err != nil {
 			return Loc{}, Stat{}, err
 		}
 	}
@@ -335,6 +335,14 @@ type MagicLink interface {
 func (v *VFS) stat(loc Loc) (Stat, error) {
 	loc.Mount.st.mu.RLock()
 	st, err := loc.Dentry.Stat()
+	loc.Mount.st.mu.RUnlock()
+	return st, err
+}
+
+// attrs is stat without the size and times (AttrStater).
+func (v *VFS) attrs(loc Loc) (Stat, error) {
+	loc.Mount.st.mu.RLock()
+	st, err := StatAttrs(loc.Dentry)
 	loc.Mount.st.mu.RUnlock()
 	return st, err
 }

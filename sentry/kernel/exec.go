@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -164,7 +163,7 @@ func reopen(d *fs.FileDescription) (*os.File, error) {
 	if d.HostFD() < 0 {
 		return nil, unix.EACCES
 	}
-	return openHost("/proc/self/fd/"+strconv.Itoa(d.HostFD()), unix.O_RDONLY)
+	return d.Reopen(unix.O_RDONLY)
 }
 
 // descReader adapts a FileDescription to io.ReaderAt.

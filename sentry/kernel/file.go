@@ -3,7 +3,6 @@ package kernel
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +39,7 @@ func (f *File) DecRef() {
 // directory, or of the host device a device node stands for.
 func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 	flags := d.Flags()
-	st, err := d.Stat()
+	st, err := d.Attrs()
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +62,7 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 		if d.HostFD() < 0 {
 			return nil, fmt.Errorf("regular file without host data: %w", unix.EIO)
 		}
-		host, err = openHost("/proc/self/fd/"+strconv.Itoa(d.HostFD()), hostFlags(flags))
+		host, err = d.Reopen(hostFlags(flags))
 	case st.Type() == unix.S_IFIFO:
 		// Blocks until the other end is open (see OpensBlocking).
 		host, err = openFIFO(d, hostFlags(flags))
@@ -100,7 +99,7 @@ func OpensBlocking(d *fs.FileDescription) bool {
 	if flags&unix.O_NONBLOCK != 0 || flags&unix.O_ACCMODE == unix.O_RDWR || flags&unix.O_PATH != 0 {
 		return false
 	}
-	st, err := d.Stat()
+	st, err := d.Attrs()
 	return err == nil && st.Type() == unix.S_IFIFO
 }
 
@@ -272,5 +271,5 @@ func (d *Devices) open(typ uint32, rdev uint64, flags int) (*os.File, error) {
 		return nil, unix.ENXIO
 	}
 	// Never the sentry's controlling terminal (an allowed tty device).
-	return openHost("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), flags|unix.O_NOCTTY)
+	return fs.ReopenFD(int(f.Fd()), flags|unix.O_NOCTTY)
 }

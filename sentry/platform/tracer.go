@@ -18,7 +18,8 @@ import (
 
 // Config tunes a Platform.
 type Config struct {
-	// Receivers per program; 0 means one per CPU.
+	// Receivers per program; 0 means one per CPU they may run on (one
+	// under SameCPU placement).
 	Receivers int
 	// ReceiverCPUs pins receiver i to CPU ReceiverCPUs[i%len] and turns
 	// Placement off; nil leaves the receivers to Placement.
@@ -89,15 +90,21 @@ func New(h Handler, policy Policy, restartNrs []int, cfg Config) (*Platform, err
 	if p.filter, err = BuildFilter(q); err != nil {
 		return nil, err
 	}
-	if p.cfg.Receivers <= 0 {
-		p.cfg.Receivers = runtime.NumCPU()
-	}
 	mode := p.cfg.Placement
 	if len(p.cfg.ReceiverCPUs) > 0 {
 		mode = Free
 	}
 	if p.pl = newPlacer(mode); p.pl.cpu >= 0 {
 		p.cfg.ReceiverCPUs = []int{p.pl.cpu}
+	}
+	if p.cfg.Receivers <= 0 {
+		// One per CPU they run on: every blocked RECV wakes on each
+		// notification, so a second one on the same CPU costs every call
+		// two more context switches and serves nothing in parallel.
+		p.cfg.Receivers = runtime.NumCPU()
+		if p.pl.cpu >= 0 {
+			p.cfg.Receivers = 1
+		}
 	}
 	started := make(chan error)
 	// On the receivers' CPU, for the same reason (placement.go): each

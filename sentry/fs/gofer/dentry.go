@@ -257,13 +257,35 @@ func (d *dentry) Stat() (fs.Stat, error) {
 		i.mu.Unlock()
 		return st, nil
 	}
-	if (i.valid && (d.fs().exclusive() || (i.fresh != 0 && nanotime()-i.fresh < freshFor))) || (d.dead && d.fid == nil) {
+	if d.cachedLocked() {
 		st = i.st
 		i.mu.Unlock()
 		return st, nil
 	}
 	i.mu.Unlock()
 	return d.refresh()
+}
+
+// cachedLocked reports whether the cached attributes may be used: they are
+// valid and either nothing else changes the files or they are fresh, or
+// the file is gone. i.mu is held.
+func (d *dentry) cachedLocked() bool {
+	i := d.ino
+	return (i.valid && (d.fs().exclusive() || (i.fresh != 0 && nanotime()-i.fresh < freshFor))) || (d.dead && d.fid == nil)
+}
+
+// StatAttrs implements fs.AttrStater: the cached attributes while they
+// are valid, without the fstat of an open file's host fd.
+func (d *dentry) StatAttrs() (fs.Stat, error) {
+	i := d.ino
+	i.mu.Lock()
+	if d.cachedLocked() {
+		st := i.st
+		i.mu.Unlock()
+		return st, nil
+	}
+	i.mu.Unlock()
+	return d.Stat()
 }
 
 // refresh fetches the attributes from the server and caches them unless

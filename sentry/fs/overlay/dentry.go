@@ -60,12 +60,21 @@ func (d *dentry) Stat() (fs.Stat, error) {
 	return d.stat()
 }
 
-func (d *dentry) stat() (fs.Stat, error) {
+// StatAttrs implements fs.AttrStater with its layers'.
+func (d *dentry) StatAttrs() (fs.Stat, error) {
+	d.fs.mu.RLock()
+	defer d.fs.mu.RUnlock()
+	return d.statWith(fs.StatAttrs)
+}
+
+func (d *dentry) stat() (fs.Stat, error) { return d.statWith(fs.Dentry.Stat) }
+
+func (d *dentry) statWith(stat func(fs.Dentry) (fs.Stat, error)) (fs.Stat, error) {
 	top, err := d.top()
 	if err != nil {
 		return fs.Stat{}, err
 	}
-	st, err := top.d.Stat()
+	st, err := stat(top.d)
 	if err != nil {
 		return fs.Stat{}, err
 	}

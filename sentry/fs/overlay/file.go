@@ -97,6 +97,13 @@ func (fl *file) HostFD() int {
 	return fl.cur.HostFD()
 }
 
+// Reopen implements fs.Reopener.
+func (fl *file) Reopen(flags int) (*os.File, error) {
+	fl.mu.RLock()
+	defer fl.mu.RUnlock()
+	return fs.Reopen(fl.cur, flags)
+}
+
 // ReadAt implements fs.File.
 func (fl *file) ReadAt(p []byte, off int64) (int, error) {
 	fl.mu.RLock()

@@ -108,6 +108,44 @@ func (i *inode) doneWriting(w, data *os.File) {
 	}
 }
 
+// MaxIdle is how many closed files keep their data file open (FS.idle):
+// a file opened again soon after its last close (a stat or open loop, a
+// build's headers) then skips reopening its data by name.
+const MaxIdle = 256
+
+// keepIdle puts a live file nobody has open at the front of the idle list
+// and parks the one that falls off its end.
+func (i *inode) keepIdle(fsys *FS) {
+	if fsys.opts.DataDir == nil {
+		return
+	}
+	fsys.idleMu.Lock()
+	if i.idle != nil {
+		fsys.idle.MoveToFront(i.idle)
+	} else {
+		i.idle = fsys.idle.PushFront(i)
+	}
+	var old *inode
+	if fsys.idle.Len() > MaxIdle {
+		old = fsys.idle.Remove(fsys.idle.Back()).(*inode)
+		old.idle = nil
+	}
+	fsys.idleMu.Unlock()
+	if old != nil {
+		old.park(fsys)
+	}
+}
+
+// leaveIdle takes a freed file off the idle list.
+func (i *inode) leaveIdle(fsys *FS) {
+	fsys.idleMu.Lock()
+	if i.idle != nil {
+		fsys.idle.Remove(i.idle)
+		i.idle = nil
+	}
+	fsys.idleMu.Unlock()
+}
+
 // park closes the data file of a live file nobody has open when DataDir
 // keeps it by name, so that a file system holds no host fd per file (the
 // sentry's RLIMIT_NOFILE would otherwise cap how many files it can hold).
@@ -127,12 +165,12 @@ func (i *inode) park(fsys *FS) {
 }
 
 // closed is called when the opens of i drop to zero: a file without names
-// goes, a live one is parked.
+// goes, a live one joins the idle list.
 func (i *inode) closed(fsys *FS) {
 	if i.dead.Load() {
 		i.releaseIfUnused(fsys)
 	} else {
-		i.park(fsys)
+		i.keepIdle(fsys)
 	}
 }
 
@@ -142,6 +180,7 @@ func (i *inode) releaseIfUnused(f *FS) {
 	if !i.dead.Load() || i.opens.Load() > 0 {
 		return
 	}
+	i.leaveIdle(f)
 	i.dataMu.Lock()
 	defer i.dataMu.Unlock()
 	if i.freed {
@@ -336,6 +375,19 @@ type regularFile struct {
 // HostFD implements fs.File.
 // It is open for writing if the description may write.
 func (r *regularFile) HostFD() int { return int(r.w.Fd()) }
+
+// Reopen implements fs.Reopener: by name in DataDir, where the data is.
+func (r *regularFile) Reopen(flags int) (*os.File, error) {
+	dir := r.fs.opts.DataDir
+	if dir == nil {
+		return fs.ReopenFD(r.HostFD(), flags)
+	}
+	fd, err := unix.Openat(int(dir.Fd()), r.inode.dataName(), flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "data:ramfs"), nil
+}
 
 // ReadAt implements fs.File.
 func (r *regularFile) ReadAt(p []byte, off int64) (int, error) {

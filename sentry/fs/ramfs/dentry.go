@@ -29,13 +29,17 @@ func (d *dentry) Parent() fs.Dentry {
 	return d.parent
 }
 
+// StatAttrs implements fs.AttrStater.
+func (d *dentry) StatAttrs() (fs.Stat, error) {
+	i := d.inode
+	return fs.Stat{Mode: i.mode, Nlink: i.nlink, UID: i.uid, GID: i.gid, Ino: i.ino, Dev: d.fs.dev, Rdev: i.rdev, Blksize: PageSize}, nil
+}
+
 // Stat implements fs.Dentry.
 func (d *dentry) Stat() (fs.Stat, error) {
 	i := d.inode
-	st := fs.Stat{
-		Mode: i.mode, Nlink: i.nlink, UID: i.uid, GID: i.gid, Ino: i.ino, Dev: d.fs.dev,
-		Rdev: i.rdev, Blksize: PageSize, Atime: i.times.get(atime), Mtime: i.times.get(mtime), Ctime: i.times.get(ctime), Btime: i.times.get(btime),
-	}
+	st, _ := d.StatAttrs()
+	st.Atime, st.Mtime, st.Ctime, st.Btime = i.times.get(atime), i.times.get(mtime), i.times.get(ctime), i.times.get(btime)
 	switch i.mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		// Linux's tmpfs counts 20 bytes per entry, "." and ".." included.

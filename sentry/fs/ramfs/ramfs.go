@@ -11,6 +11,7 @@
 package ramfs
 
 import (
+	"container/list"
 	"os"
 	"sort"
 	"sync"
@@ -65,6 +66,10 @@ type FS struct {
 	// Both are protected by the tree lock.
 	held       map[*dentry]int
 	pinnedDirs map[*dentry]struct{}
+	// idle lists the inodes closed last whose data file (in DataDir) is
+	// still open, most recent first; the oldest beyond MaxIdle is parked.
+	idleMu sync.Mutex
+	idle   list.List
 }
 
 // New makes an empty file system whose root directory has opts' mode and
@@ -203,10 +208,11 @@ type inode struct {
 	parked    bool         // the data (or FIFO) is in DataDir, with no fd open
 	dataPages atomic.Int32 // pages of data, as last accounted
 	opens     atomic.Int32
-	dead      atomic.Bool // no names left (nlink 0): freed at the last close
-	dataMu    sync.Mutex  // guards data creation and release
-	freed     bool        // the inode's space went back to the file system
-	linkable  bool        // an O_TMPFILE file that Link may still name
+	dead      atomic.Bool   // no names left (nlink 0): freed at the last close
+	dataMu    sync.Mutex    // guards data creation and release
+	freed     bool          // the inode's space went back to the file system
+	linkable  bool          // an O_TMPFILE file that Link may still name
+	idle      *list.Element // in FS.idle; guarded by FS.idleMu
 }
 
 // dirData is a directory's entries. order lists them by cookie (the
