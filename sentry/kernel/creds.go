@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"runsc.dev/runsc/sentry/fs"
 )
 
@@ -96,21 +98,53 @@ func (c *HostCreds) Real() *fs.Creds {
 }
 
 // credsState is a task's cached credentials and whether a set*id or capset
-// call may have changed them since they were read.
+// call may have changed them (stale), or an exec its capabilities
+// (capsStale), since they were read.
 type credsState struct {
-	host  atomic.Pointer[HostCreds]
-	stale atomic.Bool
+	host      atomic.Pointer[HostCreds]
+	stale     atomic.Bool
+	capsStale atomic.Bool
 }
 
 // CredsChanging records that the thread is about to change its
 // credentials natively; they are read again before the next check.
 func (t *Task) CredsChanging() { t.cs.stale.Store(true) }
 
+// credsExeced follows an exec: the kernel set the saved and file-system
+// ids to the effective ones and recomputed the capabilities (a non-root
+// program loses those it kept with PR_SET_KEEPCAPS). Set-user-ID bits
+// never apply (the platform sets no_new_privs), so the ids are known; the
+// capabilities are read again (capget, far cheaper than /proc's status).
+func (t *Task) credsExeced() {
+	c := t.cs.host.Load()
+	if c == nil || t.cs.stale.Load() {
+		t.cs.stale.Store(true)
+		return
+	}
+	n := *c
+	n.SUID, n.FSUID = n.EUID, n.EUID
+	n.SGID, n.FSGID = n.EGID, n.EGID
+	t.cs.host.Store(&n)
+	t.cs.capsStale.Store(true)
+}
+
 func (t *Task) hostCreds() *HostCreds {
-	if t.cs.stale.Load() {
+	switch {
+	case t.cs.stale.Load():
 		if c, err := ReadHostCreds(t.tid); err == nil {
 			t.cs.host.Store(c)
 			t.cs.stale.Store(false)
+			t.cs.capsStale.Store(false)
+		}
+	case t.cs.capsStale.Load():
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3, Pid: int32(t.tid)}
+		var data [2]unix.CapUserData
+		if unix.Capget(&hdr, &data[0]) == nil {
+			n := *t.cs.host.Load()
+			n.CapEff = uint64(data[1].Effective)<<32 | uint64(data[0].Effective)
+			n.CapPrm = uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted)
+			t.cs.host.Store(&n)
+			t.cs.capsStale.Store(false)
 		}
 	}
 	return t.cs.host.Load()

@@ -223,11 +223,9 @@ func (t *FDTable) execCopy() *FDTable {
 
 // Exec records that the thread group of t has exec'd: the fd table is
 // unshared and close-on-exec fds are gone (the kernel closed them), and
-// exe is the program's VFS path. The kernel recomputed the capabilities
-// (a non-root program loses those it kept with PR_SET_KEEPCAPS), so they
-// are read again.
+// exe is the program's VFS path. The credentials follow (credsExeced).
 func (t *Task) Exec(exe string) {
-	t.CredsChanging()
+	t.credsExeced()
 	t.mu.Lock()
 	old := t.files
 	t.files = old.execCopy()

@@ -81,30 +81,14 @@ func (t *Task) WriteMemory(addr uint64, b []byte) (int, error) {
 // bytes and ENAMETOOLONG, which callers map to their own errno (for a path,
 // PATH_MAX 4096 with max 4095 gives Linux's ENAMETOOLONG).
 func (t *Task) ReadString(addr uint64, max int) (string, error) {
-	var out []byte
-	var page [pageSize]byte
-	for len(out) <= max {
-		chunk := pageSize - int(addr%pageSize)
-		if rest := max + 1 - len(out); chunk > rest {
-			chunk = rest
-		}
-		n, err := t.ReadMemory(addr, page[:chunk])
-		if i := bytes.IndexByte(page[:n], 0); i >= 0 {
-			return string(append(out, page[:i]...)), nil
-		}
-		if err != nil {
-			return "", err
-		}
-		out = append(out, page[:n]...)
-		addr += uint64(n)
-	}
-	return string(out[:max]), unix.ENAMETOOLONG
+	return (&pageReader{t: t}).string(addr, max)
 }
 
 // ReadStringArray reads a NULL-terminated array of string pointers (argv,
 // envp) with at most maxCount entries and maxBytes bytes in all; past
 // either it returns E2BIG.
 func (t *Task) ReadStringArray(addr uint64, maxCount, maxBytes int) ([]string, error) {
+	r := &pageReader{t: t}
 	var out []string
 	total := 0
 	for addr != 0 { // Linux takes a NULL array as empty.
@@ -112,7 +96,7 @@ func (t *Task) ReadStringArray(addr uint64, maxCount, maxBytes int) ([]string, e
 			return nil, unix.E2BIG
 		}
 		var p [8]byte
-		if _, err := t.ReadMemory(addr, p[:]); err != nil {
+		if err := r.read(addr, p[:]); err != nil {
 			return nil, err
 		}
 		ptr := *(*uint64)(unsafe.Pointer(&p[0]))
@@ -122,7 +106,7 @@ func (t *Task) ReadStringArray(addr uint64, maxCount, maxBytes int) ([]string, e
 		if len(out) == maxCount {
 			return nil, unix.E2BIG
 		}
-		s, err := t.ReadString(ptr, maxBytes-total)
+		s, err := r.string(ptr, maxBytes-total)
 		if err == unix.ENAMETOOLONG {
 			return nil, unix.E2BIG
 		}
@@ -134,4 +118,62 @@ func (t *Task) ReadStringArray(addr uint64, maxCount, maxBytes int) ([]string, e
 		addr += 8
 	}
 	return out, nil
+}
+
+// pageReader reads the program's memory up to the end of a page at a time
+// and keeps what it read: the strings of argv and envp and their pointer
+// arrays share a few pages, which it then copies about once each instead
+// of once per string. Memory is readable by whole pages, so reading to the
+// end of one fails only where the program's own read would.
+type pageReader struct {
+	t     *Task
+	start uint64 // address of buf[0]
+	n     int    // bytes of buf read; 0 if none
+	buf   [pageSize]byte
+}
+
+// page returns the memory from addr to the end of its page.
+func (r *pageReader) page(addr uint64) ([]byte, error) {
+	if r.n == 0 || addr < r.start || addr >= r.start+uint64(r.n) {
+		n := pageSize - int(addr%pageSize)
+		r.n = 0
+		if _, err := r.t.ReadMemory(addr, r.buf[:n]); err != nil {
+			return nil, err
+		}
+		r.start, r.n = addr, n
+	}
+	return r.buf[addr-r.start : r.n], nil
+}
+
+// read fills b from addr.
+func (r *pageReader) read(addr uint64, b []byte) error {
+	for len(b) > 0 {
+		p, err := r.page(addr)
+		if err != nil {
+			return err
+		}
+		n := copy(b, p)
+		b, addr = b[n:], addr+uint64(n)
+	}
+	return nil
+}
+
+// string is Task.ReadString through the page cache.
+func (r *pageReader) string(addr uint64, max int) (string, error) {
+	var out []byte
+	for len(out) <= max {
+		p, err := r.page(addr)
+		if err != nil {
+			return "", err
+		}
+		if rest := max + 1 - len(out); len(p) > rest {
+			p = p[:rest]
+		}
+		if i := bytes.IndexByte(p, 0); i >= 0 {
+			return string(append(out, p[:i]...)), nil
+		}
+		out = append(out, p...)
+		addr += uint64(len(p))
+	}
+	return string(out[:max]), unix.ENAMETOOLONG
 }

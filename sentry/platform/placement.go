@@ -84,28 +84,36 @@ func cpuSet(cpu int) (set unix.CPUSet) {
 	return set
 }
 
-// trapped places t on the receivers' CPU; called for every trapped call.
+// trapped places t on the receivers' CPU; called for every trapped call
+// and every ptrace stop (fork, exec, signal), which the tracer there
+// handles.
 func (p *Platform) trapped(t *Task) {
-	pl := p.pl
-	if pl.cpu < 0 {
+	if p.pl.cpu < 0 {
 		return
 	}
-	t.lastTrap.Store(int64(time.Since(pl.epoch)))
+	t.lastTrap.Store(int64(time.Since(p.pl.epoch)))
+	if p.place(t) {
+		p.kickReleaser()
+	}
+}
+
+// place pins a free task to the receivers' CPU and reports whether it did.
+func (p *Platform) place(t *Task) bool {
 	if t.pin.Load() != pinFree {
-		return
+		return false
 	}
 	t.pinMu.Lock()
 	defer t.pinMu.Unlock()
 	if t.pin.Load() != pinFree {
-		return
+		return false
 	}
-	if err := unix.SchedSetaffinity(t.TID, &pl.one); err != nil {
+	if err := unix.SchedSetaffinity(t.TID, &p.pl.one); err != nil {
 		// Gone, or the CPU is not the task's to use: leave it be.
 		t.pin.Store(pinOwn)
-		return
+		return false
 	}
 	t.pin.Store(pinPlaced)
-	p.kickReleaser()
+	return true
 }
 
 // kickReleaser wakes the releaser; call it after a placed task is in
@@ -120,20 +128,22 @@ func (p *Platform) kickReleaser() {
 
 // inherit gives a new task its placement before it is added to
 // Platform.tasks (addTask wakes the releaser). A child of a task whose
-// affinity the program chose keeps that affinity. Any other may have been
-// cloned on the receivers' CPU (its parent's state may have changed since
-// the clone), and a first task (parent nil) is forked by the tracer, which
-// runs there: they start placed, so the releaser frees them if they do
-// not trap.
+// affinity the program chose keeps that affinity; a first task (parent
+// nil) is forked by the tracer, which runs on the receivers' CPU. Any
+// other child was cloned with its parent's affinity of that moment, which
+// the releaser may have changed since: it is placed now, before it runs.
 func (p *Platform) inherit(child, parent *Task) {
 	if p.pl.cpu < 0 {
 		return
 	}
 	child.lastTrap.Store(int64(time.Since(p.pl.epoch)))
-	if parent != nil && parent.pin.Load() == pinOwn {
-		child.pin.Store(pinOwn)
-	} else {
+	switch {
+	case parent == nil:
 		child.pin.Store(pinPlaced)
+	case parent.pin.Load() == pinOwn:
+		child.pin.Store(pinOwn)
+	default:
+		p.place(child)
 	}
 }
 

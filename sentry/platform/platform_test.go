@@ -590,6 +590,18 @@ func TestPlacement(t *testing.T) {
 		if (mode == platform.Free || !placing) && placed {
 			t.Errorf("mode %d on %d CPUs reports a placed task", mode, all.Count())
 		}
+		// The released task forks: the fork is a ptrace stop, which places
+		// it again, and its child starts placed though it never traps.
+		inW.Write([]byte{1})
+		line, err = out.ReadString('\n')
+		var child int
+		if _, serr := fmt.Sscanf(line, "child %d", &child); err != nil || serr != nil {
+			t.Fatalf("mode %d: program said %q, %v", mode, line, err)
+		}
+		must(t, unix.SchedGetaffinity(child, &set))
+		if want := mode == platform.SameCPU && placing; (set.Count() == 1) != want {
+			t.Errorf("mode %d: child's affinity %v, want placed %v", mode, set, want)
+		}
 		inW.Write([]byte{1})
 		inW.Close()
 		if ws := proc.Wait(); !ws.Exited() || ws.ExitStatus() != 0 {

@@ -267,6 +267,7 @@ func (p *Platform) stopped(tid int, ws unix.WaitStatus) {
 	if !ws.Stopped() {
 		return
 	}
+	p.trapped(t)
 	sig := ws.StopSignal()
 	switch event := int(ws) >> 16 & 0xff; event {
 	case unix.PTRACE_EVENT_STOP:

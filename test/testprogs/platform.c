@@ -276,7 +276,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(m, "trap-wait")) {
 		/* Trapped calls until a byte arrives on stdin, then a native
-		 * wait for a second byte. */
+		 * wait for a second byte, then a fork whose child waits for a
+		 * third without trapping. */
 		int fd = open("/virt/hello", O_RDONLY);
 		struct stat st;
 		struct pollfd in = {.fd = 0, .events = POLLIN};
@@ -291,7 +292,17 @@ int main(int argc, char **argv)
 			return 91;
 		printf("idle\n");
 		fflush(stdout);
-		return read(0, &c, 1) == 1 ? 0 : 92;
+		if (read(0, &c, 1) != 1)
+			return 92;
+		pid_t child = fork();
+		if (child == 0)
+			_exit(read(0, &c, 1) == 1 ? 0 : 1);
+		printf("child %d\n", (int)child);
+		fflush(stdout);
+		int status;
+		if (child < 0 || waitpid(child, &status, 0) != child)
+			return 93;
+		return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 94;
 	}
 	if (!strcmp(m, "fork-sleep")) {
 		pid_t c = fork();
