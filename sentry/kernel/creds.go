@@ -102,8 +102,15 @@ func (c *HostCreds) Real() *fs.Creds {
 // (capsStale), since they were read.
 type credsState struct {
 	host      atomic.Pointer[HostCreds]
+	fs        atomic.Pointer[fs.Creds] // host's FS(), made once per change
 	stale     atomic.Bool
 	capsStale atomic.Bool
+}
+
+// set caches c, which is never changed afterwards.
+func (cs *credsState) set(c *HostCreds) {
+	cs.fs.Store(c.FS())
+	cs.host.Store(c)
 }
 
 // CredsChanging records that the thread is about to change its
@@ -124,7 +131,7 @@ func (t *Task) credsExeced() {
 	n := *c
 	n.SUID, n.FSUID = n.EUID, n.EUID
 	n.SGID, n.FSGID = n.EGID, n.EGID
-	t.cs.host.Store(&n)
+	t.cs.set(&n)
 	t.cs.capsStale.Store(true)
 }
 
@@ -132,7 +139,7 @@ func (t *Task) hostCreds() *HostCreds {
 	switch {
 	case t.cs.stale.Load():
 		if c, err := ReadHostCreds(t.tid); err == nil {
-			t.cs.host.Store(c)
+			t.cs.set(c)
 			t.cs.stale.Store(false)
 			t.cs.capsStale.Store(false)
 		}
@@ -143,7 +150,7 @@ func (t *Task) hostCreds() *HostCreds {
 			n := *t.cs.host.Load()
 			n.CapEff = uint64(data[1].Effective)<<32 | uint64(data[0].Effective)
 			n.CapPrm = uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted)
-			t.cs.host.Store(&n)
+			t.cs.set(&n)
 			t.cs.capsStale.Store(false)
 		}
 	}

@@ -106,7 +106,7 @@ func (k *Kernel) Clone(parent *Task, tid int, f CloneFlags) *Task {
 	if f.Thread {
 		t.tgid, t.ppid = parent.tgid, parent.ppid
 	}
-	t.cs.host.Store(parent.hostCreds())
+	t.cs.set(parent.hostCreds())
 	// A forked child runs its parent's program until it execs.
 	parent.mu.Lock()
 	t.exe = parent.exe

@@ -18,29 +18,34 @@ import (
 // answering: Linux's "current". The VFS calls file systems without a
 // caller, but /proc/self must name the caller; the platform answers each
 // syscall synchronously on a thread locked to its goroutine, so the thread
-// identifies the caller for the length of the call.
-var serving sync.Map // sentry tid → *Task
+// identifies the caller for the length of the call. Entries are reset, not
+// deleted, so that serving a call allocates nothing.
+var serving = struct {
+	sync.RWMutex
+	m map[int]*Task // sentry tid → task, nil between calls
+}{m: map[int]*Task{}}
 
 // Serve records that the calling OS thread answers a syscall of t until the
 // returned function runs. The caller must be locked to its OS thread
 // (runtime.LockOSThread), as the platform's receivers and tracer are.
 func (t *Task) Serve() (done func()) {
 	tid := unix.Gettid()
-	prev, had := serving.Swap(tid, t)
+	serving.Lock()
+	prev := serving.m[tid]
+	serving.m[tid] = t
+	serving.Unlock()
 	return func() {
-		if had {
-			serving.Store(tid, prev)
-		} else {
-			serving.Delete(tid)
-		}
+		serving.Lock()
+		serving.m[tid] = prev
+		serving.Unlock()
 	}
 }
 
 // Current returns the task the calling sentry thread is serving, or nil.
 func Current() *Task {
-	t, _ := serving.Load(unix.Gettid())
-	task, _ := t.(*Task)
-	return task
+	serving.RLock()
+	defer serving.RUnlock()
+	return serving.m[unix.Gettid()]
 }
 
 // Processes returns the thread-group ids of the sandbox, ascending.

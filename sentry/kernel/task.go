@@ -40,11 +40,14 @@ func (t *Task) Tid() int { return t.tid }
 func (t *Task) Tgid() int { return t.tgid }
 
 // Creds returns the thread's file system credentials.
-func (t *Task) Creds() *fs.Creds { return t.hostCreds().FS() }
+func (t *Task) Creds() *fs.Creds {
+	t.hostCreds()
+	return t.cs.fs.Load()
+}
 
 // SetHostCreds sets the thread's credentials (at start, from the spec).
 func (t *Task) SetHostCreds(c *HostCreds) {
-	t.cs.host.Store(c)
+	t.cs.set(c)
 	t.cs.stale.Store(false)
 }
 
