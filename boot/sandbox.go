@@ -180,6 +180,7 @@ func (s *Sandbox) Start(p Process) (*platform.Process, error) {
 	}
 	if s.pidns == nil {
 		s.pidns = proc.PIDNamespace()
+		s.Kernel.UsePIDNamespace(s.pidns)
 	}
 	if t := s.Kernel.Task(proc.Pid()); t != nil {
 		// The host holds the exact credentials the stub could set.

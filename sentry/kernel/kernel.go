@@ -34,6 +34,8 @@ type Kernel struct {
 
 	sockets unixSockets
 	pidns   atomic.Bool // programs run in their own pid namespace (VPid)
+	// pidnsFile is that namespace, once known (UsePIDNamespace).
+	pidnsFile atomic.Pointer[os.File]
 	// placement is set before the first program starts (SetPlacement).
 	placement Placement
 

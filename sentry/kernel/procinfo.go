@@ -172,6 +172,11 @@ const defaultIgnored = 1<<(unix.SIGCHLD-1) | 1<<(unix.SIGURG-1) | 1<<(unix.SIGWI
 // their own, whose ids /proc shows.
 func (k *Kernel) SetPIDNamespace() { k.pidns.Store(true) }
 
+// UsePIDNamespace gives VPid the programs' pid namespace, once it exists,
+// to translate ids with (NS_GET_PID_IN_PIDNS, Linux 6.11: 0.5 µs, where
+// reading /proc/<pid>/status takes 15–100 µs).
+func (k *Kernel) UsePIDNamespace(ns *os.File) { k.pidnsFile.Store(ns) }
+
 // VPid returns the id the program sees for the host thread or process id
 // h (its NSpid), or 0 if h is not one of the sandbox's.
 func (k *Kernel) VPid(h int) int {
@@ -189,7 +194,7 @@ func (k *Kernel) VPid(h int) int {
 	} else if !k.IsProcess(h) {
 		return 0
 	}
-	v := nsPid(h)
+	v := k.nsPid(h)
 	if t != nil && v != 0 {
 		t.vtid.Store(int64(v))
 	}
@@ -212,8 +217,18 @@ func (k *Kernel) HostPid(v int) int {
 	return 0
 }
 
-// nsPid reads the innermost id of host thread h from its NSpid.
-func nsPid(h int) int {
+// nsPid returns the id of host thread h in the programs' pid namespace:
+// translated by the namespace if known, else the innermost of its NSpid.
+func (k *Kernel) nsPid(h int) int {
+	if ns := k.pidnsFile.Load(); ns != nil {
+		v, _, e := unix.Syscall(unix.SYS_IOCTL, ns.Fd(), unix.NS_GET_PID_IN_PIDNS, uintptr(h))
+		switch e {
+		case 0:
+			return int(v)
+		case unix.ESRCH:
+			return 0
+		}
+	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(h) + "/status")
 	if err != nil {
 		return 0

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -105,7 +106,10 @@ func readAll(t testing.TB, v *fs.VFS, ctx *fs.Context, path string) string {
 // counter relays 9P messages between a client and a server socket and
 // counts the requests, so tests can see how many round trips a VFS
 // operation costs.
-type counter struct{ n atomic.Int64 }
+type counter struct {
+	n  atomic.Int64
+	in int // the relay's end of the client's socket
+}
 
 // proxy returns a socket to hand to the client; messages to and from srv
 // pass through c. Both directions carry donated fds along.
@@ -155,6 +159,7 @@ func (c *counter) proxy(t testing.TB, srv *os.File) *os.File {
 			}
 		}
 	}
+	c.in = fds[1]
 	go relay(fds[1], sfd, true)
 	go func() {
 		relay(sfd, fds[1], false)
@@ -166,9 +171,24 @@ func (c *counter) proxy(t testing.TB, srv *os.File) *os.File {
 
 // count returns how many 9P requests run sent.
 func (c *counter) count(run func()) int64 {
+	c.settle()
 	before := c.n.Load()
 	run()
+	c.settle()
 	return c.n.Load() - before
+}
+
+// settle waits until the relay has taken every request the client has
+// sent (and a millisecond for it to count the last): one sent without
+// waiting for its reply (an asynchronous clunk) must count in the window
+// that sent it, not the next.
+func (c *counter) settle() {
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(100 * time.Microsecond) {
+		if queued, err := unix.IoctlGetInt(c.in, unix.SIOCINQ); err != nil || queued == 0 {
+			break
+		}
+	}
+	time.Sleep(time.Millisecond)
 }
 
 // newStreamServer serves dir over a SOCK_STREAM socketpair, which carries
