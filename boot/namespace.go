@@ -534,7 +534,8 @@ func mkdirAll(v *fs.VFS, ctx *fs.Context, p string) error {
 // newTmpfs makes a tmpfs whose file data lives in a host tmpfs of the same
 // size and inode limits (see ramfs.Options.DataDir): the program's native
 // writes meet the size limit, and files nobody has open hold no fd of the
-// sentry, whose fd limit would otherwise cap the number of files.
+// sentry (but for ramfs.MaxIdle), whose fd limit would otherwise cap the
+// number of files.
 func newTmpfs(o tmpfs.Options) (*ramfs.FS, error) {
 	var opts []string
 	switch {

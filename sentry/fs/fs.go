@@ -87,7 +87,9 @@ type Dentry interface {
 // AttrStater is implemented by dentries whose Stat asks the host for the
 // size and times of data kept in a host file. StatAttrs returns that Stat
 // without the host calls, so its Size, Blocks and times may be zero or
-// stale; path walks, permission checks and opens read only the rest.
+// stale, and so may the set-user-ID and set-group-ID bits (a native write
+// clears them on the host); path walks, permission checks and opens read
+// only the rest.
 type AttrStater interface {
 	StatAttrs() (Stat, error)
 }

@@ -138,20 +138,27 @@ func (t *Task) credsExeced() {
 func (t *Task) hostCreds() *HostCreds {
 	switch {
 	case t.cs.stale.Load():
-		if c, err := ReadHostCreds(t.tid); err == nil {
+		if c, err := ReadHostCreds(t.Tid()); err == nil {
 			t.cs.set(c)
 			t.cs.stale.Store(false)
 			t.cs.capsStale.Store(false)
 		}
-	case t.cs.capsStale.Load():
-		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3, Pid: int32(t.tid)}
+	case t.cs.capsStale.CompareAndSwap(true, false):
+		// Cleared first: an exec meanwhile sets it again.
+		old := t.cs.host.Load()
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3, Pid: int32(t.Tid())}
 		var data [2]unix.CapUserData
-		if unix.Capget(&hdr, &data[0]) == nil {
-			n := *t.cs.host.Load()
-			n.CapEff = uint64(data[1].Effective)<<32 | uint64(data[0].Effective)
-			n.CapPrm = uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted)
-			t.cs.set(&n)
-			t.cs.capsStale.Store(false)
+		if unix.Capget(&hdr, &data[0]) != nil {
+			t.cs.capsStale.Store(true)
+			break
+		}
+		n := *old
+		n.CapEff = uint64(data[1].Effective)<<32 | uint64(data[0].Effective)
+		n.CapPrm = uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted)
+		if t.cs.host.CompareAndSwap(old, &n) {
+			t.cs.fs.Store(n.FS())
+		} else {
+			t.cs.capsStale.Store(true)
 		}
 	}
 	return t.cs.host.Load()

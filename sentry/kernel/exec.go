@@ -139,51 +139,52 @@ func (k *Kernel) planELF(ctx *fs.Context, cwd fs.Loc, d *fs.FileDescription, exe
 }
 
 // elfInterp checks that r is an x86-64 program and returns its ELF
-// interpreter (PT_INTERP), "" for a static one. Like Linux it reads the
-// file header and the whole program header table, and nothing else (the
-// section headers elf.NewFile parses cost an exec tens of microseconds).
+// interpreter (PT_INTERP), "" for a static one. Like Linux's
+// load_elf_binary it reads the file header and the whole program header
+// table, and nothing else (the section headers elf.NewFile parses cost an
+// exec tens of microseconds).
 func elfInterp(r io.ReaderAt) (string, error) {
-	var h elf.Header64
-	hb := make([]byte, binary.Size(h))
-	if _, err := r.ReadAt(hb, 0); err != nil {
+	const ehdrSize, phdrSize = 64, 56 // Elf64_Ehdr, Elf64_Phdr
+	le := binary.LittleEndian
+	h := make([]byte, ehdrSize)
+	if _, err := r.ReadAt(h, 0); err != nil {
 		return "", unix.ENOEXEC
 	}
-	if _, err := binary.Decode(hb, binary.LittleEndian, &h); err != nil {
+	typ, machine := elf.Type(le.Uint16(h[16:])), elf.Machine(le.Uint16(h[18:]))
+	if string(h[:4]) != elf.ELFMAG || elf.Class(h[elf.EI_CLASS]) != elf.ELFCLASS64 ||
+		elf.Data(h[elf.EI_DATA]) != elf.ELFDATA2LSB || machine != elf.EM_X86_64 ||
+		(typ != elf.ET_EXEC && typ != elf.ET_DYN) {
 		return "", unix.ENOEXEC
 	}
-	if string(h.Ident[:4]) != elf.ELFMAG || elf.Class(h.Ident[elf.EI_CLASS]) != elf.ELFCLASS64 ||
-		elf.Data(h.Ident[elf.EI_DATA]) != elf.ELFDATA2LSB || elf.Machine(h.Machine) != elf.EM_X86_64 ||
-		(elf.Type(h.Type) != elf.ET_EXEC && elf.Type(h.Type) != elf.ET_DYN) {
+	phoff, phentsize, phnum := le.Uint64(h[32:]), le.Uint16(h[54:]), le.Uint16(h[56:])
+	if phentsize != phdrSize || phnum < 1 || int(phnum) > 65536/phdrSize {
 		return "", unix.ENOEXEC
 	}
-	var p elf.Prog64
-	size := binary.Size(p)
-	if int(h.Phentsize) != size || h.Phnum < 1 || int(h.Phnum) > 65536/size {
+	table := make([]byte, int(phnum)*phdrSize)
+	if _, err := r.ReadAt(table, int64(phoff)); err != nil {
 		return "", unix.ENOEXEC
 	}
-	table := make([]byte, int(h.Phnum)*size)
-	if _, err := r.ReadAt(table, int64(h.Phoff)); err != nil {
-		return "", unix.ENOEXEC
-	}
-	for off := 0; off < len(table); off += size {
-		if _, err := binary.Decode(table[off:], binary.LittleEndian, &p); err != nil {
-			return "", unix.ENOEXEC
-		}
-		if elf.ProgType(p.Type) != elf.PT_INTERP {
+	for p := table; len(p) > 0; p = p[phdrSize:] {
+		if elf.ProgType(le.Uint32(p)) != elf.PT_INTERP {
 			continue
 		}
-		if p.Filesz == 0 || p.Filesz > fs.PathMax {
+		off, size := le.Uint64(p[8:]), le.Uint64(p[32:])
+		// The path must end in a NUL; what follows its first NUL is
+		// ignored.
+		if size < 2 || size > fs.PathMax {
 			return "", unix.ENOEXEC
 		}
-		b := make([]byte, p.Filesz)
-		if _, err := r.ReadAt(b, int64(p.Off)); err != nil {
+		b := make([]byte, size)
+		if _, err := r.ReadAt(b, int64(off)); err != nil {
 			return "", unix.EIO
 		}
-		interp := string(bytes.TrimRight(b, "\x00"))
-		if interp == "" || strings.IndexByte(interp, 0) >= 0 {
+		if b[size-1] != 0 {
 			return "", unix.ENOEXEC
 		}
-		return interp, nil
+		if b[0] == 0 {
+			return "", unix.ENOENT // Linux opens "" for it
+		}
+		return string(b[:bytes.IndexByte(b, 0)]), nil
 	}
 	return "", nil
 }

@@ -82,10 +82,11 @@ func (k *Kernel) Tasks() []*Task {
 // caller adds stdio with AdoptHostFD).
 func (k *Kernel) NewInit(tid int, creds *HostCreds, root, cwd fs.Loc, umask uint32) *Task {
 	t := &Task{
-		k: k, tid: tid, tgid: tid, ppid: 0,
+		k: k, tgid: tid, ppid: 0,
 		files: newFDTable(),
 		fsctx: &FSContext{root: root, cwd: cwd, umask: umask},
 	}
+	t.tid.Store(int64(tid))
 	t.SetHostCreds(creds)
 	k.mu.Lock()
 	k.tasks[tid] = t
@@ -104,7 +105,8 @@ type CloneFlags struct {
 // clone). Without CLONE_FILES the child gets a copy of the fd table, as
 // Linux's dup_fd.
 func (k *Kernel) Clone(parent *Task, tid int, f CloneFlags) *Task {
-	t := &Task{k: k, tid: tid, tgid: tid, ppid: parent.tgid}
+	t := &Task{k: k, tgid: tid, ppid: parent.tgid}
+	t.tid.Store(int64(tid))
 	if f.Thread {
 		t.tgid, t.ppid = parent.tgid, parent.ppid
 	}
@@ -127,6 +129,19 @@ func (k *Kernel) Clone(parent *Task, tid int, f CloneFlags) *Task {
 	k.tasks[tid] = t
 	k.mu.Unlock()
 	return t
+}
+
+// Retid records that t, a thread that exec'd, took its thread group
+// leader's id, as Linux's de_thread gives it (the leader is gone: Exit).
+func (k *Kernel) Retid(t *Task, tid int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if old := t.Tid(); k.tasks[old] == t {
+		delete(k.tasks, old)
+	}
+	t.tid.Store(int64(tid))
+	t.vtid.Store(0)
+	k.tasks[tid] = t
 }
 
 // Exit forgets a thread that has exited, releasing its references.

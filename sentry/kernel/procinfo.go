@@ -19,7 +19,7 @@ import (
 // caller, but /proc/self must name the caller; the platform answers each
 // syscall synchronously on a thread locked to its goroutine, so the thread
 // identifies the caller for the length of the call. Entries are reset, not
-// deleted, so that serving a call allocates nothing.
+// deleted, so that the map does not grow a node per call (sync.Map did).
 var serving = struct {
 	sync.RWMutex
 	m map[int]*Task // sentry tid → task, nil between calls
@@ -75,7 +75,7 @@ func (k *Kernel) ThreadGroup(tgid int) []*Task {
 		}
 	}
 	k.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].tid < out[j].tid })
+	sort.Slice(out, func(i, j int) bool { return out[i].Tid() < out[j].Tid() })
 	return out
 }
 
@@ -174,8 +174,14 @@ func (k *Kernel) SetPIDNamespace() { k.pidns.Store(true) }
 
 // UsePIDNamespace gives VPid the programs' pid namespace, once it exists,
 // to translate ids with (NS_GET_PID_IN_PIDNS, Linux 6.11: 0.5 µs, where
-// reading /proc/<pid>/status takes 15–100 µs).
-func (k *Kernel) UsePIDNamespace(ns *os.File) { k.pidnsFile.Store(ns) }
+// reading /proc/<pid>/status takes 15–100 µs). The kernel keeps a
+// duplicate of ns, which it never closes: the garbage collector does once
+// nothing can use it any more. Without one (no fd left) VPid reads /proc.
+func (k *Kernel) UsePIDNamespace(ns *os.File) {
+	if fd, err := unix.FcntlInt(ns.Fd(), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+		k.pidnsFile.Store(os.NewFile(uintptr(fd), "pidns"))
+	}
+}
 
 // VPid returns the id the program sees for the host thread or process id
 // h (its NSpid), or 0 if h is not one of the sandbox's.
@@ -205,8 +211,8 @@ func (k *Kernel) VPid(h int) int {
 // v, or 0.
 func (k *Kernel) HostPid(v int) int {
 	for _, t := range k.Tasks() {
-		if k.VPid(t.tid) == v {
-			return t.tid
+		if k.VPid(t.Tid()) == v {
+			return t.Tid()
 		}
 	}
 	for _, pid := range k.Processes() {

@@ -13,7 +13,7 @@ import (
 // Task is one thread of the sandboxed program, named by its host tid.
 type Task struct {
 	k    *Kernel
-	tid  int
+	tid  atomic.Int64 // changes once if the thread execs as a non-leader (Retid)
 	tgid int
 	ppid int
 
@@ -34,7 +34,7 @@ type Task struct {
 func (t *Task) Kernel() *Kernel { return t.k }
 
 // Tid returns the host thread id.
-func (t *Task) Tid() int { return t.tid }
+func (t *Task) Tid() int { return int(t.tid.Load()) }
 
 // Tgid returns the host process id.
 func (t *Task) Tgid() int { return t.tgid }
@@ -153,7 +153,7 @@ func (t *Task) DirLoc(dirfd int, path string) (fs.Loc, error) {
 // HasHostFD reports whether the program has fd open on the host.
 func (t *Task) HasHostFD(fd int) bool {
 	var st unix.Stat_t
-	return unix.Lstat("/proc/"+strconv.Itoa(t.tid)+"/fd/"+strconv.Itoa(fd), &st) == nil
+	return unix.Lstat("/proc/"+strconv.Itoa(t.Tid())+"/fd/"+strconv.Itoa(fd), &st) == nil
 }
 
 // SetPendingExe records the program an exec in progress runs, taken up by

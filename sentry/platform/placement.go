@@ -85,8 +85,9 @@ func cpuSet(cpu int) (set unix.CPUSet) {
 }
 
 // trapped places t on the receivers' CPU; called for every trapped call
-// and every ptrace stop (fork, exec, signal), which the tracer there
-// handles.
+// and every ptrace stop of a fork or an exec, which the tracer there
+// handles. Signal stops do not count: a compute-bound thread that gets
+// signals (Go's preemption, a profiler's timer) is not kept there.
 func (p *Platform) trapped(t *Task) {
 	if p.pl.cpu < 0 {
 		return
@@ -129,9 +130,13 @@ func (p *Platform) kickReleaser() {
 // inherit gives a new task its placement before it is added to
 // Platform.tasks (addTask wakes the releaser). A child of a task whose
 // affinity the program chose keeps that affinity; a first task (parent
-// nil) is forked by the tracer, which runs on the receivers' CPU. Any
-// other child was cloned with its parent's affinity of that moment, which
-// the releaser may have changed since: it is placed now, before it runs.
+// nil) is forked by the tracer, which runs on the receivers' CPU. A new
+// process is placed now, before it runs: it usually execs, a dozen
+// ptrace stops (else a parent that only forks and waits, freed by the
+// releaser, ran them all across CPUs). A new thread keeps the affinity it
+// was cloned with, its parent's of that moment, which the releaser may
+// have changed since: it counts as placed, so the releaser frees it if
+// it does not trap.
 func (p *Platform) inherit(child, parent *Task) {
 	if p.pl.cpu < 0 {
 		return
@@ -142,6 +147,8 @@ func (p *Platform) inherit(child, parent *Task) {
 		child.pin.Store(pinPlaced)
 	case parent.pin.Load() == pinOwn:
 		child.pin.Store(pinOwn)
+	case child.CloneFlags&unix.CLONE_THREAD != 0:
+		child.pin.Store(pinPlaced)
 	default:
 		p.place(child)
 	}

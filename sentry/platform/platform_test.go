@@ -591,7 +591,9 @@ func TestPlacement(t *testing.T) {
 			t.Errorf("mode %d on %d CPUs reports a placed task", mode, all.Count())
 		}
 		// The released task forks: the fork is a ptrace stop, which places
-		// it again, and its child starts placed though it never traps.
+		// it again, and its child starts placed though it never traps (the
+		// releaser frees it 10 ms later, so only a quick look counts).
+		forked := time.Now()
 		inW.Write([]byte{1})
 		line, err = out.ReadString('\n')
 		var child int
@@ -599,7 +601,12 @@ func TestPlacement(t *testing.T) {
 			t.Fatalf("mode %d: program said %q, %v", mode, line, err)
 		}
 		must(t, unix.SchedGetaffinity(child, &set))
-		if want := mode == platform.SameCPU && placing; (set.Count() == 1) != want {
+		want := mode == platform.SameCPU && placing
+		switch late := time.Since(forked) >= 10*time.Millisecond; {
+		case want && set.Count() == 1, !want && set == all:
+		case want && late:
+			t.Logf("child's affinity %v read %v after the fork: the releaser may have freed it", set, time.Since(forked))
+		default:
 			t.Errorf("mode %d: child's affinity %v, want placed %v", mode, set, want)
 		}
 		inW.Write([]byte{1})

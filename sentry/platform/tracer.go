@@ -267,7 +267,6 @@ func (p *Platform) stopped(tid int, ws unix.WaitStatus) {
 	if !ws.Stopped() {
 		return
 	}
-	p.trapped(t)
 	sig := ws.StopSignal()
 	switch event := int(ws) >> 16 & 0xff; event {
 	case unix.PTRACE_EVENT_STOP:
@@ -280,15 +279,19 @@ func (p *Platform) stopped(tid int, ws unix.WaitStatus) {
 			p.resume(t, 0)
 		}
 	case unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK, unix.PTRACE_EVENT_CLONE:
+		p.trapped(t)
 		p.cloned(t, event)
 	case unix.PTRACE_EVENT_EXEC:
+		p.trapped(t)
 		p.execEvent(t)
 	case unix.PTRACE_EVENT_EXIT:
 		p.resume(t, 0)
 	case unix.PTRACE_EVENT_SECCOMP:
+		p.trapped(t)
 		p.seccompStop(t)
 	case 0:
 		if sig == unix.SIGTRAP|0x80 {
+			p.trapped(t)
 			p.syscallStop(t)
 		} else {
 			p.signalStop(t, sig)

@@ -128,6 +128,9 @@ func (s *Sentry) Exec(t *platform.Task, c *platform.ExecCall) (*platform.ExecPla
 // Execed implements platform.Handler.
 func (s *Sentry) Execed(t *platform.Task) {
 	if kt, _ := t.Data.(*kernel.Task); kt != nil {
+		if kt.Tid() != t.TID {
+			s.Kernel.Retid(kt, t.TID)
+		}
 		kt.Exec(kt.PendingExe())
 	}
 }

@@ -609,6 +609,17 @@ func TestDebianThreadsFileCalls(t *testing.T) {
 	}
 }
 
+// TestDebianThreadExec has a thread other than the leader exec bash, which
+// takes the leader's pid: /proc/self and /proc/thread-self, the check of
+// the program's own fds and the credentials must follow.
+func TestDebianThreadExec(t *testing.T) {
+	bin := compile(t, "thread_exec.c", "-pthread")
+	out, errOut, ws := runProgram(t, bin, "")
+	if want := "self ok\nthread-self ok\ndup of a host fd ok\ncreds ok\n"; out != want || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
+
 // TestDebianAlarmStorm interrupts file calls with a SIGALRM every 50 µs; no
 // call may be lost or done twice.
 func TestDebianAlarmStorm(t *testing.T) {

@@ -133,15 +133,22 @@ func (c *counter) proxy(t testing.TB, srv *os.File) *os.File {
 		oob := make([]byte, unix.CmsgSpace(4*4))
 		defer unix.Shutdown(to, unix.SHUT_RDWR)
 		for {
+			if count {
+				// Counted while still queued, so that settle sees
+				// every request taken off the socket counted.
+				if _, _, err := unix.Recvfrom(from, buf[:1], unix.MSG_PEEK); err == unix.EINTR {
+					continue
+				} else if err != nil {
+					return
+				}
+				c.n.Add(1)
+			}
 			n, oobn, _, _, err := unix.Recvmsg(from, buf, oob, 0)
-			if err == unix.EINTR {
-				continue
+			for err == unix.EINTR {
+				n, oobn, _, _, err = unix.Recvmsg(from, buf, oob, 0)
 			}
 			if err != nil || n == 0 {
 				return
-			}
-			if count {
-				c.n.Add(1)
 			}
 			err = unix.Sendmsg(to, buf[:n], oob[:oobn], nil, 0)
 			if oobn > 0 {
@@ -178,17 +185,15 @@ func (c *counter) count(run func()) int64 {
 	return c.n.Load() - before
 }
 
-// settle waits until the relay has taken every request the client has
-// sent (and a millisecond for it to count the last): one sent without
-// waiting for its reply (an asynchronous clunk) must count in the window
-// that sent it, not the next.
+// settle waits until the relay has taken, and so counted, every request
+// the client has sent: one sent without waiting for its reply (an
+// asynchronous clunk) must count in the window that sent it, not the next.
 func (c *counter) settle() {
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(100 * time.Microsecond) {
 		if queued, err := unix.IoctlGetInt(c.in, unix.SIOCINQ); err != nil || queued == 0 {
-			break
+			return
 		}
 	}
-	time.Sleep(time.Millisecond)
 }
 
 // newStreamServer serves dir over a SOCK_STREAM socketpair, which carries

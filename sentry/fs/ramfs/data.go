@@ -113,10 +113,17 @@ func (i *inode) doneWriting(w, data *os.File) {
 // build's headers) then skips reopening its data by name.
 const MaxIdle = 256
 
-// keepIdle puts a live file nobody has open at the front of the idle list
-// and parks the one that falls off its end.
+// keepIdle puts a live regular file nobody has open, whose data file is
+// open, at the front of the idle list and parks the one that falls off
+// its end. Anything else has nothing to keep.
 func (i *inode) keepIdle(fsys *FS) {
-	if fsys.opts.DataDir == nil {
+	if fsys.opts.DataDir == nil || i.mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	i.dataMu.Lock()
+	open := i.data != nil
+	i.dataMu.Unlock()
+	if !open {
 		return
 	}
 	fsys.idleMu.Lock()
@@ -133,6 +140,11 @@ func (i *inode) keepIdle(fsys *FS) {
 	fsys.idleMu.Unlock()
 	if old != nil {
 		old.park(fsys)
+	}
+	if i.dead.Load() {
+		// Its last name went meanwhile, and releaseIfUnused may have
+		// looked for it on the list before it was there.
+		i.leaveIdle(fsys)
 	}
 }
 

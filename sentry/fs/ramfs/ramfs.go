@@ -42,7 +42,8 @@ type Options struct {
 	// per inode named by its number. The program writes to its fds
 	// natively, so only the host can refuse a write past the limit:
 	// MaxPages is then left to the host, and statfs reports its numbers.
-	// And a file nobody has open holds no fd (see park).
+	// And a file nobody has open holds no fd (see park), but for the
+	// MaxIdle closed last (keepIdle).
 	DataDir *os.File
 }
 

@@ -21,7 +21,7 @@ type Options struct {
 	NrInodes  uint64 // half of RAM's pages by default
 	// DataDir, if set, is a host tmpfs mounted with this size where file
 	// data lives, so that the program's native writes are limited too and
-	// closed files hold no fd (see ramfs.Options.DataDir).
+	// closed files hold no fd but for a few (see ramfs.Options.DataDir).
 	DataDir *os.File
 	// Unlimited lifts the size and inode limits (size=0, nr_inodes=0).
 	UnlimitedSize, UnlimitedInodes bool
