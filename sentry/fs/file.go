@@ -3,7 +3,6 @@ package fs
 import (
 	"io"
 	"math"
-	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -71,9 +70,9 @@ func (fd *FileDescription) HostFD() int {
 }
 
 // Reopen opens a regular file's host data again (fs.Reopen).
-func (fd *FileDescription) Reopen(flags int) (*os.File, error) {
+func (fd *FileDescription) Reopen(flags int) (int, error) {
 	if fd.impl == nil {
-		return nil, unix.EIO
+		return -1, unix.EIO
 	}
 	return Reopen(fd.impl, flags)
 }

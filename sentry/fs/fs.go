@@ -23,7 +23,6 @@
 package fs
 
 import (
-	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -127,12 +126,14 @@ type File interface {
 // file description of their data than /proc/self/fd/N (a name in a
 // directory the sentry holds).
 type Reopener interface {
-	Reopen(flags int) (*os.File, error)
+	Reopen(flags int) (int, error)
 }
 
 // Reopen opens f's host data again with flags (and O_CLOEXEC): a new host
-// open file description, with its own offset and access mode.
-func Reopen(f File, flags int) (*os.File, error) {
+// open file description, with its own offset and access mode. The caller
+// owns the returned fd (a raw fd: an os.File costs an open and close
+// about 1 µs more, on every open of the program).
+func Reopen(f File, flags int) (int, error) {
 	if r, ok := f.(Reopener); ok {
 		return r.Reopen(flags)
 	}
@@ -140,16 +141,11 @@ func Reopen(f File, flags int) (*os.File, error) {
 }
 
 // ReopenFD opens the file of the sentry's fd again through /proc/self/fd.
-func ReopenFD(fd, flags int) (*os.File, error) {
+func ReopenFD(fd, flags int) (int, error) {
 	if fd < 0 {
-		return nil, unix.EIO
+		return -1, unix.EIO
 	}
-	path := "/proc/self/fd/" + strconv.Itoa(fd)
-	h, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(h), path), nil
+	return unix.Open("/proc/self/fd/"+strconv.Itoa(fd), flags|unix.O_CLOEXEC, 0)
 }
 
 // Loc names a dentry as seen through a mount: the pair the VFS walks with.

@@ -194,7 +194,11 @@ func reopen(d *fs.FileDescription) (*os.File, error) {
 	if d.HostFD() < 0 {
 		return nil, unix.EACCES
 	}
-	return d.Reopen(unix.O_RDONLY)
+	fd, err := d.Reopen(unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "exec"), nil
 }
 
 // descReader adapts a FileDescription to io.ReaderAt.

@@ -103,7 +103,7 @@ func (t *FDTable) Install(f *File, cloexec bool, target int, install Installer) 
 }
 
 func (t *FDTable) installLocked(f *File, cloexec bool, target int, install Installer) (int, error) {
-	fd, err := install(int(f.Host.Fd()), cloexec, target)
+	fd, err := install(f.host, cloexec, target)
 	if err != nil {
 		return -1, err
 	}

@@ -98,7 +98,7 @@ func (fl *file) HostFD() int {
 }
 
 // Reopen implements fs.Reopener.
-func (fl *file) Reopen(flags int) (*os.File, error) {
+func (fl *file) Reopen(flags int) (int, error) {
 	fl.mu.RLock()
 	defer fl.mu.RUnlock()
 	return fs.Reopen(fl.cur, flags)

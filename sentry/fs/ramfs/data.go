@@ -389,16 +389,12 @@ type regularFile struct {
 func (r *regularFile) HostFD() int { return int(r.w.Fd()) }
 
 // Reopen implements fs.Reopener: by name in DataDir, where the data is.
-func (r *regularFile) Reopen(flags int) (*os.File, error) {
+func (r *regularFile) Reopen(flags int) (int, error) {
 	dir := r.fs.opts.DataDir
 	if dir == nil {
 		return fs.ReopenFD(r.HostFD(), flags)
 	}
-	fd, err := unix.Openat(int(dir.Fd()), r.inode.dataName(), flags|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), "data:ramfs"), nil
+	return unix.Openat(int(dir.Fd()), r.inode.dataName(), flags|unix.O_CLOEXEC, 0)
 }
 
 // ReadAt implements fs.File.
