@@ -2,7 +2,9 @@ package ramfs
 
 import (
 	"os"
+	"runtime"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -39,8 +41,17 @@ func (f *FS) newData(name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "memfd:ramfs"), nil
 }
 
-// procFD names a host fd by path, for calls that take one.
-func procFD(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+// futimens sets the access and modification times of the host file f:
+// utimensat with a NULL path, which acts on the fd itself (a
+// /proc/self/fd path costs a procfs walk, ~2 µs, on every file created).
+func futimens(f *os.File, ts *[2]unix.Timespec) error {
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	runtime.KeepAlive(f)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
 
 // dataName is the name of the inode's data in DataDir.
 func (i *inode) dataName() string { return strconv.FormatUint(i.ino, 16) }
@@ -77,7 +88,7 @@ func (i *inode) loadData(fsys *FS) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, procFD(f), []unix.Timespec{i.times.get(atime), i.times.get(mtime)}, 0); err != nil {
+	if err := futimens(f, &[2]unix.Timespec{i.times.get(atime), i.times.get(mtime)}); err != nil {
 		f.Close()
 		if fsys.opts.DataDir != nil {
 			unix.Unlinkat(int(fsys.opts.DataDir.Fd()), i.dataName(), 0)

@@ -116,7 +116,7 @@ func (d *dentry) SetStat(s *fs.SetStat) error {
 func (i *inode) syncTimes(fsys *FS, s *fs.SetStat) error {
 	i.dataMu.Lock()
 	defer i.dataMu.Unlock()
-	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+	ts := [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
 	if s.Mask&fs.SetAtime != 0 {
 		ts[0] = s.Atime
 	}
@@ -125,9 +125,9 @@ func (i *inode) syncTimes(fsys *FS, s *fs.SetStat) error {
 	}
 	switch {
 	case i.data != nil:
-		return unix.UtimesNanoAt(unix.AT_FDCWD, procFD(i.data), ts, 0)
+		return futimens(i.data, &ts)
 	case i.parked:
-		return unix.UtimesNanoAt(int(fsys.opts.DataDir.Fd()), i.dataName(), ts, 0)
+		return unix.UtimesNanoAt(int(fsys.opts.DataDir.Fd()), i.dataName(), ts[:], 0)
 	}
 	return nil
 }
