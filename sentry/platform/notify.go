@@ -75,6 +75,14 @@ func (c *Call) ReadString(addr uint64, max int) (string, error) {
 	return s, err
 }
 
+// PeekString is ReadString without the validity check, for a call that
+// changes nothing before it writes the program's memory (WriteMemory
+// checks first) or answers: if the call is valid then, the task never
+// died, so the TID was never reused and the bytes were its own.
+func (c *Call) PeekString(addr uint64, max int) (string, error) {
+	return c.Task.ReadString(addr, max)
+}
+
 // WriteMemory writes the program's memory if the call is still valid.
 func (c *Call) WriteMemory(addr uint64, b []byte) (int, error) {
 	if !c.Valid() {

@@ -14,6 +14,11 @@ type Caller interface {
 	ReadMemory(addr uint64, b []byte) (int, error)
 	WriteMemory(addr uint64, b []byte) (int, error)
 	ReadString(addr uint64, max int) (string, error)
+	// PeekString is ReadString for a query: a call that changes nothing
+	// before it writes its result with WriteMemory or answers, so the
+	// validity check that follows (or the answer to a call gone) covers
+	// the read too.
+	PeekString(addr uint64, max int) (string, error)
 	// InstallFD puts a duplicate of the sentry's host fd into the caller's
 	// fd table, at the lowest free number if target < 0.
 	InstallFD(host int, cloexec bool, target int) (int, error)
@@ -117,6 +122,16 @@ func (x *ctx) path(i int) (string, error) {
 		return "", unix.EFAULT
 	}
 	return x.c.ReadString(addr, fs.PathMax)
+}
+
+// queryPath is path for a query (Caller.PeekString): stat and its kin
+// read the path, walk and write the result, one validity check in all.
+func (x *ctx) queryPath(i int) (string, error) {
+	addr := x.arg(i)
+	if addr == 0 {
+		return "", unix.EFAULT
+	}
+	return x.c.PeekString(addr, fs.PathMax)
 }
 
 // dir returns the location a dirfd names for a relative path.

@@ -33,7 +33,7 @@ func linuxStat(s *fs.Stat) unix.Stat_t {
 // statAt resolves (dirfd, path arg, flags) and stats it. A host fd named
 // by AT_EMPTY_PATH is stat'ed on the host.
 func (x *ctx) statAt(dirfd, pathArg, flags int) (*fs.Stat, *unix.Stat_t, error) {
-	path, err := x.path(pathArg)
+	path, err := x.queryPath(pathArg)
 	if err != nil {
 		return nil, nil, err
 	}
