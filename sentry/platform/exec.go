@@ -25,8 +25,10 @@ package platform
 //
 // If the exec fails the tracer injects close(fd) (allowed by the cookie) and
 // munmap(scratch), then returns the error from the original call with its
-// registers restored. Known leak: a vfork child shares its parent's memory,
-// so its scratch mapping stays in the parent after a successful exec.
+// registers restored. A vfork child shares its parent's memory, so its
+// scratch mapping stays there after a successful exec: the parent unmaps
+// it when its vfork returns (vforkDone). A child cloned with CLONE_VM but
+// not CLONE_VFORK (rare: posix_spawn and vfork set both) leaves it.
 
 import (
 	"encoding/binary"
@@ -200,6 +202,10 @@ func (p *Platform) inject(t *Task, nr uint64, args [6]uint64) {
 func (p *Platform) syscallStop(t *Task) {
 	ex := t.ex
 	si, err := getSyscallInfo(t.TID)
+	if t.rel != nil && ex == nil && err == nil {
+		p.releaseStop(t, si.Op == unix.PTRACE_SYSCALL_INFO_EXIT)
+		return
+	}
 	if ex == nil || err != nil || si.Op != unix.PTRACE_SYSCALL_INFO_EXIT {
 		p.resume(t, 0)
 		return
@@ -236,6 +242,11 @@ func (p *Platform) syscallStop(t *Task) {
 		}
 		ex.fd = int(rval)
 		ex.phase = exArmed
+		if pt := t.vforkParent; pt != nil {
+			// From here the exec may succeed and leave the scratch in
+			// the parent's memory.
+			pt.scratch = [2]uint64{ex.scratch, ex.size}
+		}
 		p.inject(t, unix.SYS_EXECVEAT, [6]uint64{uint64(ex.fd), ex.scratch,
 			ex.scratch + uint64(ex.argvOff), ex.scratch + uint64(ex.envpOff), unix.AT_EMPTY_PATH, 0})
 	case exRunning:
@@ -266,6 +277,9 @@ func (p *Platform) finishExec(t *Task) {
 		s := ex.scratch
 		ex.scratch = 0
 		ex.phase = exUnmap
+		if pt := t.vforkParent; pt != nil && pt.scratch[0] == s {
+			pt.scratch = [2]uint64{}
+		}
 		p.inject(t, unix.SYS_MUNMAP, [6]uint64{s, ex.size})
 		return
 	}
@@ -320,10 +334,74 @@ func (p *Platform) execEvent(t *Task) {
 			return
 		}
 		_ = setSigmask(t.TID, ex.mask)
+		t.vforkParent = nil // its memory is its own now
 		p.h.Execed(t)
 	default:
 		p.kill(t, "exec without a plan")
 		return
 	}
+	p.resume(t, 0)
+}
+
+// release is the unmapping of a vfork child's exec scratch in its parent,
+// injected at the return of the parent's vfork: the saved registers and
+// signal mask.
+type release struct {
+	regs unix.PtraceRegs
+	mask uint64
+	sent bool // the munmap is injected
+}
+
+// vforkDone is PTRACE_EVENT_VFORK_DONE: the child exec'd or exited, and
+// this task is about to return from its vfork. A scratch mapping the
+// child's exec left in the shared memory is unmapped at the syscall's
+// exit stop, where the registers hold its result.
+func (p *Platform) vforkDone(t *Task) {
+	if t.scratch[1] != 0 && t.ex == nil && t.rel == nil {
+		t.rel = &release{}
+		t.syscallRun = true
+	}
+	p.resume(t, 0)
+}
+
+// releaseStop handles the syscall stops of a release: at the vfork's exit
+// it injects munmap with every signal blocked; at the munmap's exit it
+// restores the vfork's result, registers and mask.
+func (p *Platform) releaseStop(t *Task, exit bool) {
+	r := t.rel
+	if !exit {
+		p.resume(t, 0) // the entry of the injected munmap
+		return
+	}
+	done := func() {
+		t.rel, t.scratch, t.syscallRun = nil, [2]uint64{}, false
+	}
+	if !r.sent {
+		if unix.PtraceGetRegs(t.TID, &r.regs) != nil {
+			done()
+			p.resume(t, 0)
+			return
+		}
+		mask, err := getSigmask(t.TID)
+		if err != nil || setSigmask(t.TID, ^uint64(0)) != nil {
+			done()
+			p.resume(t, 0)
+			return
+		}
+		r.mask, r.sent = mask, true
+		regs := r.regs
+		regs.Rip -= 2
+		regs.Rax, regs.Orig_rax = unix.SYS_MUNMAP, unix.SYS_MUNMAP
+		regs.Rdi, regs.Rsi = t.scratch[0], t.scratch[1]
+		if unix.PtraceSetRegs(t.TID, &regs) != nil {
+			_ = setSigmask(t.TID, mask)
+			done()
+		}
+		p.resume(t, 0)
+		return
+	}
+	_ = unix.PtraceSetRegs(t.TID, &r.regs)
+	_ = setSigmask(t.TID, r.mask)
+	done()
 	p.resume(t, 0)
 }

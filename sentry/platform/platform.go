@@ -107,6 +107,13 @@ type Task struct {
 	syscallRun bool // resume with PTRACE_SYSCALL, not PTRACE_CONT
 	stubExec   bool // the stub's exec of the program passed its seccomp stop
 	ex         *execState
+	// vforkParent is the task a vfork child (CLONE_VFORK) shares its
+	// memory with until it execs; scratch is the exec scratch mapping a
+	// vfork child of this task left in that memory, which this task
+	// unmaps when the vfork is done (vforkDone), and rel that release.
+	vforkParent *Task
+	scratch     [2]uint64 // address, size; zero if none
+	rel         *release
 }
 
 // Process is one program started by Platform.Start.

@@ -56,7 +56,7 @@ type Platform struct {
 }
 
 const ptraceOptions = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK |
-	unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC |
+	unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACEVFORKDONE | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC |
 	unix.PTRACE_O_TRACEEXIT | unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACESYSGOOD
 
 // New builds the filter from policy and starts the tracer thread (and its
@@ -284,6 +284,8 @@ func (p *Platform) stopped(tid int, ws unix.WaitStatus) {
 	case unix.PTRACE_EVENT_EXEC:
 		p.trapped(t)
 		p.execEvent(t)
+	case unix.PTRACE_EVENT_VFORK_DONE:
+		p.vforkDone(t)
 	case unix.PTRACE_EVENT_EXIT:
 		p.resume(t, 0)
 	case unix.PTRACE_EVENT_SECCOMP:
@@ -404,6 +406,9 @@ func (p *Platform) cloned(parent *Task, event int) {
 		child.TGID = parent.TGID
 	}
 	child.stub.Store(parent.stub.Load())
+	if flags&(unix.CLONE_VM|unix.CLONE_VFORK) == unix.CLONE_VM|unix.CLONE_VFORK && flags&unix.CLONE_THREAD == 0 {
+		child.vforkParent = parent
+	}
 	p.inherit(child, parent)
 	if !child.stub.Load() {
 		p.h.NewTask(child, parent)

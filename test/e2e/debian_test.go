@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -617,6 +618,30 @@ func TestDebianThreadExec(t *testing.T) {
 	out, errOut, ws := runProgram(t, bin, "")
 	if want := "self ok\nthread-self ok\ndup of a host fd ok\ncreds ok\n"; out != want || ws != 0 {
 		t.Fatalf("got %q, %s\nstderr %s\nwant %q", out, describe(ws), errOut, want)
+	}
+}
+
+// TestDebianSpawnMemory runs 300 subprocesses from Python, which spawns
+// them with vfork: the exec scratch each child maps in the memory it
+// shares with Python must not stay there (it grew 4 kB per spawn).
+func TestDebianSpawnMemory(t *testing.T) {
+	script := `
+import re, subprocess
+def vm():
+    return int(re.search(r'VmSize:\s+(\d+)', open('/proc/self/status').read()).group(1))
+for i in range(10): subprocess.run(['/bin/true'], check=True)
+before = vm()
+for i in range(300): subprocess.run(['/bin/true'], check=True)
+print(vm() - before)
+`
+	out, errOut, ws := debRun{}.run(t, "/usr/bin/python3", "-c", script)
+	grew, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || ws != 0 {
+		t.Fatalf("got %q, %s\nstderr %s", out, describe(ws), errOut)
+	}
+	t.Logf("grew %d kB", grew)
+	if grew > 256 {
+		t.Errorf("Python's VmSize grew by %d kB over 300 spawns", grew)
 	}
 }
 
