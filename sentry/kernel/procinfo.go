@@ -18,11 +18,11 @@ import (
 // answering: Linux's "current". The VFS calls file systems without a
 // caller, but /proc/self must name the caller; the platform answers each
 // syscall synchronously on a thread locked to its goroutine, so the thread
-// identifies the caller for the length of the call. Entries are reset, not
-// deleted, so that the map does not grow a node per call (sync.Map did).
+// identifies the caller for the length of the call. A plain map under a
+// lock: a sync.Map allocated a node per call.
 var serving = struct {
 	sync.RWMutex
-	m map[int]*Task // sentry tid → task, nil between calls
+	m map[int]*Task // sentry tid → task
 }{m: map[int]*Task{}}
 
 // Serve records that the calling OS thread answers a syscall of t until the
@@ -36,7 +36,11 @@ func (t *Task) Serve() (done func()) {
 	serving.Unlock()
 	return func() {
 		serving.Lock()
-		serving.m[tid] = prev
+		if prev != nil {
+			serving.m[tid] = prev
+		} else {
+			delete(serving.m, tid) // the thread may end: no entry left behind
+		}
 		serving.Unlock()
 	}
 }
