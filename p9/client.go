@@ -214,20 +214,23 @@ func (c *Client) fail(cause error) {
 
 func (c *Client) readLoop() {
 	buf := make([]byte, c.msize)
-	for {
-		n, fd, err := c.t.readMsg(buf)
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		if err := c.deliver(buf[:n], fd); err != nil {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-			c.fail(err)
-			return
+	for c.readOne(buf) == nil {
+	}
+}
+
+// readOne reads one message into buf and delivers it; an error ends the
+// connection.
+func (c *Client) readOne(buf []byte) error {
+	n, fd, err := c.t.readMsg(buf)
+	if err == nil {
+		if err = c.deliver(buf[:n], fd); err != nil && fd >= 0 {
+			unix.Close(fd)
 		}
 	}
+	if err != nil {
+		c.fail(err)
+	}
+	return err
 }
 
 // deliver completes the call that msg answers. An error means the peer broke
@@ -302,7 +305,7 @@ func (c *Client) rpc(ctx context.Context, req, reply message, rdata []byte) (*ca
 	case <-c.done:
 		return nil, c.err
 	}
-	cl, err := c.send(tag, req, reply, rdata)
+	cl, err := c.send(tag, req, reply, rdata, nil)
 	if err != nil {
 		c.tags <- tag
 		return nil, err
@@ -320,12 +323,9 @@ func (c *Client) rpc(ctx context.Context, req, reply message, rdata []byte) (*ca
 	return cl, cl.err
 }
 
-func (c *Client) send(tag uint16, req, reply message, rdata []byte) (*call, error) {
-	return c.sendCall(tag, req, reply, rdata, nil)
-}
-
-// sendCall is send with the call's after function.
-func (c *Client) sendCall(tag uint16, req, reply message, rdata []byte, after func()) (*call, error) {
+// send registers the call under tag and sends req; after, if set, runs
+// when the reply is delivered.
+func (c *Client) send(tag uint16, req, reply message, rdata []byte, after func()) (*call, error) {
 	cl := &call{reply: reply, rdata: rdata, fd: -1, done: make(chan struct{}), after: after}
 	c.mu.Lock()
 	if c.err != nil {
@@ -375,15 +375,7 @@ func (c *Client) await(ctx context.Context, cl *call) bool {
 			if ctx.Done() != nil && !c.t.readable(readPoll) {
 				break
 			}
-			n, fd, err := c.t.readMsg(c.rbuf)
-			if err == nil {
-				if err = c.deliver(c.rbuf[:n], fd); err != nil && fd >= 0 {
-					unix.Close(fd)
-				}
-			}
-			if err != nil {
-				c.fail(err)
-			}
+			c.readOne(c.rbuf)
 		}
 		c.tok <- struct{}{}
 	}
@@ -404,7 +396,7 @@ func (c *Client) flush(oldtag uint16, old *call) {
 	case <-c.done:
 		return
 	}
-	if fl, err := c.send(tag, &tflush{OldTag: oldtag}, &rflush{}, nil); err == nil {
+	if fl, err := c.send(tag, &tflush{OldTag: oldtag}, &rflush{}, nil, nil); err == nil {
 		c.await(context.Background(), fl)
 	}
 	c.tags <- tag
@@ -825,7 +817,7 @@ func (f *Fid) ClunkAsync() {
 		go f.Clunk(context.Background())
 		return
 	}
-	if _, err := c.sendCall(tag, &tclunk{fidOnly{f.fid}}, &rclunk{}, nil, func() {
+	if _, err := c.send(tag, &tclunk{fidOnly{f.fid}}, &rclunk{}, nil, func() {
 		c.tags <- tag
 		c.freeFID(f.fid)
 	}); err != nil {

@@ -337,12 +337,15 @@ func (b *bootCmd) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomma
 	if !ok {
 		return subcommands.ExitUsageError
 	}
-	code, err := root().Boot(id, b.bundle, container.BootOptions{
+	opts := container.BootOptions{
 		Self: self(), Overlay: g.overlay, IgnoreUnsupported: g.ignoreUnsupported, ConsoleSocket: b.consoleSocket,
 		HostNetwork: g.network == "host", Placement: placements[g.cpuPlacement],
-		Warn:  func(format string, args ...any) { logf("warning", format, args...) },
-		Debug: debugf,
-	})
+		Warn: func(format string, args ...any) { logf("warning", format, args...) },
+	}
+	if g.debugw != nil {
+		opts.Debug = debugf
+	}
+	code, err := root().Boot(id, b.bundle, opts)
 	if err != nil {
 		logf("error", "%v", err)
 	}

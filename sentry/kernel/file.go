@@ -23,9 +23,6 @@ type File struct {
 	refs atomic.Int32
 }
 
-// HostFD returns the sentry's fd of the file's host open file description.
-func (f *File) HostFD() int { return f.host }
-
 // IncRef takes a reference.
 func (f *File) IncRef() { f.refs.Add(1) }
 
@@ -69,7 +66,7 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 		host, err = d.Reopen(hostFlags(flags))
 	case st.Type() == unix.S_IFIFO:
 		// Blocks until the other end is open (see OpensBlocking).
-		host, err = rawFD(openFIFO(d, hostFlags(flags)))
+		host, err = openFIFO(d, hostFlags(flags))
 	case st.Type() == unix.S_IFCHR || st.Type() == unix.S_IFBLK:
 		host, err = k.devices.open(st.Type(), st.Rdev, hostFlags(flags))
 	case st.Type() == unix.S_IFSOCK:
@@ -83,8 +80,8 @@ func (k *Kernel) NewFile(d *fs.FileDescription) (*File, error) {
 	return &File{Desc: d, host: host}, nil
 }
 
-// rawFD takes the fd out of an os.File (for the rarer host objects whose
-// openers return one): a duplicate the caller owns.
+// rawFD takes the fd out of an os.File (for the host objects of devpts and
+// /proc, whose openers return one): a duplicate the caller owns.
 func rawFD(f *os.File, err error) (int, error) {
 	if err != nil {
 		return -1, err
@@ -95,13 +92,13 @@ func rawFD(f *os.File, err error) (int, error) {
 
 // fifoOpener is a dentry whose FIFO opens as a host FIFO (tmpfs, overlay).
 type fifoOpener interface {
-	OpenFIFO(flags int) (*os.File, error)
+	OpenFIFO(flags int) (int, error)
 }
 
-func openFIFO(d *fs.FileDescription, flags int) (*os.File, error) {
+func openFIFO(d *fs.FileDescription, flags int) (int, error) {
 	o, ok := d.Loc().Dentry.(fifoOpener)
 	if !ok {
-		return nil, unix.ENXIO
+		return -1, unix.ENXIO
 	}
 	return o.OpenFIFO(flags)
 }
@@ -125,8 +122,8 @@ func Unblock(d *fs.FileDescription) {
 	if d.Flags()&unix.O_ACCMODE == unix.O_WRONLY {
 		peer = unix.O_RDONLY
 	}
-	if f, err := openFIFO(d, peer|unix.O_NONBLOCK); err == nil {
-		f.Close()
+	if fd, err := openFIFO(d, peer|unix.O_NONBLOCK); err == nil {
+		unix.Close(fd)
 	}
 }
 

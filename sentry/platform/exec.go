@@ -151,16 +151,12 @@ func (p *Platform) seccompStop(t *Task) {
 		p.skip(t, &regs, unix.E2BIG)
 		return
 	}
-	mask, err := getSigmask(t.TID)
+	mask, err := blockSignals(t.TID)
 	if err != nil {
 		ex.close()
 		return
 	}
 	ex.mask = mask
-	if err := setSigmask(t.TID, ^uint64(0)); err != nil {
-		ex.close()
-		return
-	}
 	r := regs
 	r.Orig_rax = unix.SYS_MMAP
 	r.Rdi, r.Rsi, r.Rdx = 0, ex.size, unix.PROT_READ|unix.PROT_WRITE
@@ -189,14 +185,30 @@ func (p *Platform) skip(t *Task, regs *unix.PtraceRegs, e unix.Errno) {
 // syscall instruction (x86-64 `syscall` is 2 bytes; int 0x80 is killed by
 // the filter's arch check, so every trapped call came from `syscall`).
 func (p *Platform) inject(t *Task, nr uint64, args [6]uint64) {
-	r := t.ex.regs
-	r.Rip -= 2
-	r.Rax, r.Orig_rax = nr, nr
-	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = args[0], args[1], args[2], args[3], args[4], args[5]
+	r := syscallRegs(t.ex.regs, nr, args)
 	if err := unix.PtraceSetRegs(t.TID, &r); err != nil {
 		return
 	}
 	p.resume(t, 0)
+}
+
+// syscallRegs are base rewound onto its syscall instruction as call nr.
+func syscallRegs(base unix.PtraceRegs, nr uint64, args [6]uint64) unix.PtraceRegs {
+	r := base
+	r.Rip -= 2
+	r.Rax, r.Orig_rax = nr, nr
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = args[0], args[1], args[2], args[3], args[4], args[5]
+	return r
+}
+
+// blockSignals blocks every signal of the stopped task, so no handler runs
+// in the middle of an injection, and returns the mask to restore.
+func blockSignals(tid int) (uint64, error) {
+	mask, err := getSigmask(tid)
+	if err != nil {
+		return 0, err
+	}
+	return mask, setSigmask(tid, ^uint64(0))
 }
 
 func (p *Platform) syscallStop(t *Task) {
@@ -382,17 +394,14 @@ func (p *Platform) releaseStop(t *Task, exit bool) {
 			p.resume(t, 0)
 			return
 		}
-		mask, err := getSigmask(t.TID)
-		if err != nil || setSigmask(t.TID, ^uint64(0)) != nil {
+		mask, err := blockSignals(t.TID)
+		if err != nil {
 			done()
 			p.resume(t, 0)
 			return
 		}
 		r.mask, r.sent = mask, true
-		regs := r.regs
-		regs.Rip -= 2
-		regs.Rax, regs.Orig_rax = unix.SYS_MUNMAP, unix.SYS_MUNMAP
-		regs.Rdi, regs.Rsi = t.scratch[0], t.scratch[1]
+		regs := syscallRegs(r.regs, unix.SYS_MUNMAP, [6]uint64{t.scratch[0], t.scratch[1]})
 		if unix.PtraceSetRegs(t.TID, &regs) != nil {
 			_ = setSigmask(t.TID, mask)
 			done()

@@ -88,7 +88,9 @@ func (t *Task) ReadString(addr uint64, max int) (string, error) {
 // envp) with at most maxCount entries and maxBytes bytes in all; past
 // either it returns E2BIG.
 func (t *Task) ReadStringArray(addr uint64, maxCount, maxBytes int) ([]string, error) {
-	r := &pageReader{t: t}
+	// One reader for the pointers and one for the strings, which are
+	// often on other pages (an argv built with malloc).
+	ptrs, strs := &pageReader{t: t}, &pageReader{t: t}
 	var out []string
 	total := 0
 	for addr != 0 { // Linux takes a NULL array as empty.
@@ -96,7 +98,7 @@ func (t *Task) ReadStringArray(addr uint64, maxCount, maxBytes int) ([]string, e
 			return nil, unix.E2BIG
 		}
 		var p [8]byte
-		if err := r.read(addr, p[:]); err != nil {
+		if err := ptrs.read(addr, p[:]); err != nil {
 			return nil, err
 		}
 		ptr := *(*uint64)(unsafe.Pointer(&p[0]))
@@ -106,7 +108,7 @@ func (t *Task) ReadStringArray(addr uint64, maxCount, maxBytes int) ([]string, e
 		if len(out) == maxCount {
 			return nil, unix.E2BIG
 		}
-		s, err := r.string(ptr, maxBytes-total)
+		s, err := strs.string(ptr, maxBytes-total)
 		if err == unix.ENAMETOOLONG {
 			return nil, unix.E2BIG
 		}

@@ -161,7 +161,8 @@ func (l *listener) hungUp() bool {
 }
 
 // receive is one receiver thread. Every blocked RECV wakes on each
-// notification, so there is one receiver per CPU, not per task.
+// notification, so there is one receiver per CPU the receivers run on,
+// not one per task (Config.Receivers).
 func (l *listener) receive(cpu int) {
 	defer l.wg.Done()
 	lockThread(cpu, l.loop)

@@ -194,10 +194,19 @@ func (p *Platform) release() {
 func (t *Task) unplace(pl *placer) {
 	t.pinMu.Lock()
 	defer t.pinMu.Unlock()
-	if t.pin.Load() == pinPlaced {
-		_ = unix.SchedSetaffinity(t.TID, &pl.all)
+	if t.unpinLocked(pl) {
 		t.pin.Store(pinFree)
 	}
+}
+
+// unpinLocked gives t the sandbox's CPUs if the platform placed it and
+// reports whether it did; pinMu is held.
+func (t *Task) unpinLocked(pl *placer) bool {
+	if t.pin.Load() != pinPlaced {
+		return false
+	}
+	_ = unix.SchedSetaffinity(t.TID, &pl.all)
+	return true
 }
 
 // Affinity returns the CPUs the program should see as host task tid's
@@ -225,9 +234,7 @@ func (p *Platform) KeepAffinity(tid int) {
 	}
 	t.pinMu.Lock()
 	defer t.pinMu.Unlock()
-	if t.pin.Load() == pinPlaced {
-		_ = unix.SchedSetaffinity(t.TID, &p.pl.all)
-	}
+	t.unpinLocked(p.pl)
 	t.pin.Store(pinOwn)
 }
 

@@ -18,8 +18,8 @@ import (
 
 // Config tunes a Platform.
 type Config struct {
-	// Receivers per program; 0 means one per CPU they may run on (one
-	// under SameCPU placement).
+	// Receivers per program; 0 means one per CPU (one under SameCPU
+	// placement, which puts them all on one CPU).
 	Receivers int
 	// ReceiverCPUs pins receiver i to CPU ReceiverCPUs[i%len] and turns
 	// Placement off; nil leaves the receivers to Placement.

@@ -116,22 +116,18 @@ func (x *ctx) int(i int) int    { return int(int32(x.c.Arg(i))) }
 
 // path reads a path argument: EFAULT for a bad pointer, ENAMETOOLONG past
 // PATH_MAX.
-func (x *ctx) path(i int) (string, error) {
-	addr := x.arg(i)
-	if addr == 0 {
-		return "", unix.EFAULT
-	}
-	return x.c.ReadString(addr, fs.PathMax)
-}
+func (x *ctx) path(i int) (string, error) { return x.readPath(i, x.c.ReadString) }
 
 // queryPath is path for a query (Caller.PeekString): stat and its kin
 // read the path, walk and write the result, one validity check in all.
-func (x *ctx) queryPath(i int) (string, error) {
+func (x *ctx) queryPath(i int) (string, error) { return x.readPath(i, x.c.PeekString) }
+
+func (x *ctx) readPath(i int, read func(addr uint64, max int) (string, error)) (string, error) {
 	addr := x.arg(i)
 	if addr == 0 {
 		return "", unix.EFAULT
 	}
-	return x.c.PeekString(addr, fs.PathMax)
+	return read(addr, fs.PathMax)
 }
 
 // dir returns the location a dirfd names for a relative path.

@@ -264,7 +264,7 @@ func runBench(ctx context.Context, c config, s *sandbox, rts []*peer, bbRoot, de
 		}
 		if c.only["macro"] {
 			for _, w := range macros {
-				if c.macros != "" && !strings.Contains(","+c.macros+",", ","+strings.Fields(w.names)[0]+",") {
+				if !c.wantMacro(w.names) {
 					continue
 				}
 				for _, rt := range live {

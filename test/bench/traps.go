@@ -27,7 +27,7 @@ func trapCounts(ctx context.Context, c config, s *sandbox, rt *peer, debRoot, do
 	b.WriteString("One run of each macro workload under our runsc with `--debug-log`; the sentry counts the calls it answered (seccomp user notifications; exec and process events go through ptrace and are not counted).\n\n")
 	b.WriteString("| workload | trapped calls | most frequent |\n|---|---:|---|\n")
 	for _, w := range macros {
-		if c.macros != "" && !strings.Contains(","+c.macros+",", ","+strings.Fields(w.names)[0]+",") {
+		if !c.wantMacro(w.names) {
 			continue
 		}
 		logf := filepath.Join(s.dir, "traps-"+strings.Fields(w.names)[0]+".log")
@@ -72,4 +72,10 @@ func splitTrapLine(line string, n int) (string, string) {
 		parts = parts[:n]
 	}
 	return total, strings.Join(parts, ", ")
+}
+
+// wantMacro reports whether -macros selects the workload named first in
+// names (all are selected without -macros).
+func (c config) wantMacro(names string) bool {
+	return c.macros == "" || strings.Contains(","+c.macros+",", ","+strings.Fields(names)[0]+",")
 }

@@ -249,21 +249,30 @@ func (d *dentry) Parent() fs.Dentry {
 func (d *dentry) isDir() bool { return d.ino.ftype == unix.S_IFDIR }
 
 // Stat implements fs.Dentry.
-func (d *dentry) Stat() (fs.Stat, error) {
+func (d *dentry) Stat() (fs.Stat, error) { return d.stat(false) }
+
+// StatAttrs implements fs.AttrStater: the cached attributes while they
+// are valid, without the fstat of an open file's host fd.
+func (d *dentry) StatAttrs() (fs.Stat, error) { return d.stat(true) }
+
+// stat answers from, in order: the cache if attrsOnly, the host fd of an
+// open file, the cache, the server.
+func (d *dentry) stat(attrsOnly bool) (fs.Stat, error) {
 	i := d.ino
 	i.mu.Lock()
 	var st fs.Stat
-	if i.hostStatLocked(&st) {
-		i.mu.Unlock()
-		return st, nil
-	}
-	if d.cachedLocked() {
+	switch {
+	case attrsOnly && d.cachedLocked():
 		st = i.st
+	case i.hostStatLocked(&st):
+	case d.cachedLocked():
+		st = i.st
+	default:
 		i.mu.Unlock()
-		return st, nil
+		return d.refresh()
 	}
 	i.mu.Unlock()
-	return d.refresh()
+	return st, nil
 }
 
 // cachedLocked reports whether the cached attributes may be used: they are
@@ -272,20 +281,6 @@ func (d *dentry) Stat() (fs.Stat, error) {
 func (d *dentry) cachedLocked() bool {
 	i := d.ino
 	return (i.valid && (d.fs().exclusive() || (i.fresh != 0 && nanotime()-i.fresh < freshFor))) || (d.dead && d.fid == nil)
-}
-
-// StatAttrs implements fs.AttrStater: the cached attributes while they
-// are valid, without the fstat of an open file's host fd.
-func (d *dentry) StatAttrs() (fs.Stat, error) {
-	i := d.ino
-	i.mu.Lock()
-	if d.cachedLocked() {
-		st := i.st
-		i.mu.Unlock()
-		return st, nil
-	}
-	i.mu.Unlock()
-	return d.Stat()
 }
 
 // refresh fetches the attributes from the server and caches them unless

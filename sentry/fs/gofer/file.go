@@ -3,7 +3,6 @@ package gofer
 import (
 	"io"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -105,7 +104,7 @@ func (i *inode) reopen() *file {
 	if i.ro == nil {
 		return nil
 	}
-	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(i.ro.hostFD), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := fs.ReopenFD(i.ro.hostFD, unix.O_RDONLY)
 	if err != nil {
 		return nil
 	}

@@ -133,7 +133,6 @@ type FS struct {
 	mu      sync.Mutex
 	inodes  map[uint64]*inode // by QID path
 	handles []*inode          // inodes with a cached read-only handle, oldest first
-
 }
 
 var _ fs.Filesystem = (*FS)(nil)

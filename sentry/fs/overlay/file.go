@@ -1,7 +1,6 @@
 package overlay
 
 import (
-	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -11,19 +10,19 @@ import (
 
 // fifoOpener is a layer's dentry whose FIFOs can be opened (ramfs).
 type fifoOpener interface {
-	OpenFIFO(flags int) (*os.File, error)
+	OpenFIFO(flags int) (int, error)
 }
 
 // OpenFIFO opens the FIFO d in the layer that holds it, copying a FIFO of
 // a layer that cannot open FIFOs (the gofer) up first. It blocks until the
 // other end is open, without holding the overlay's lock.
-func (d *dentry) OpenFIFO(flags int) (*os.File, error) {
+func (d *dentry) OpenFIFO(flags int) (int, error) {
 	f := d.fs
 	f.mu.RLock()
 	top, err := d.top()
 	f.mu.RUnlock()
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	if _, ok := top.d.(fifoOpener); !ok && f.upper != nil {
 		f.mu.Lock()
@@ -33,12 +32,12 @@ func (d *dentry) OpenFIFO(flags int) (*os.File, error) {
 		}
 		f.mu.Unlock()
 		if err != nil {
-			return nil, err
+			return -1, err
 		}
 	}
 	o, ok := top.d.(fifoOpener)
 	if !ok {
-		return nil, unix.ENXIO
+		return -1, unix.ENXIO
 	}
 	return o.OpenFIFO(flags)
 }

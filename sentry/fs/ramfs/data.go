@@ -360,17 +360,17 @@ func (d *dentry) Open(flags int) (fs.File, error) {
 // the program's flags. It blocks as fifo(7) says until the other end is
 // open, so callers open off the syscall receivers. Without a DataDir a
 // FIFO cannot be opened (ENXIO).
-func (d *dentry) OpenFIFO(flags int) (*os.File, error) {
+func (d *dentry) OpenFIFO(flags int) (int, error) {
 	i, fsys := d.inode, d.fs
 	if i.mode&unix.S_IFMT != unix.S_IFIFO || fsys.opts.DataDir == nil {
-		return nil, unix.ENXIO
+		return -1, unix.ENXIO
 	}
 	dir := int(fsys.opts.DataDir.Fd())
 	i.dataMu.Lock()
 	if !i.parked {
 		if err := unix.Mkfifoat(dir, i.dataName(), 0o600); err != nil {
 			i.dataMu.Unlock()
-			return nil, err
+			return -1, err
 		}
 		i.parked = true
 	}
@@ -381,9 +381,9 @@ func (d *dentry) OpenFIFO(flags int) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return -1, err
 		}
-		return os.NewFile(uintptr(fd), "fifo"), nil
+		return fd, nil
 	}
 }
 
